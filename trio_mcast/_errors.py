@@ -1,0 +1,229 @@
+"""The one exception hierarchy of trio_mcast.
+
+Every error the package raises on purpose is a :class:`MulticastError`. Each
+carries the facts that caused it as attributes, so callers can react to the
+parameter and value instead of parsing the message.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+from typing import Final
+
+__all__ = [
+    "ConfigError",
+    "InterfaceNotFoundError",
+    "InvalidArgumentError",
+    "InvalidGroupError",
+    "InvalidInterfaceError",
+    "InvalidPortError",
+    "InvalidSourceError",
+    "JoinError",
+    "MulticastError",
+    "join_error_from_oserror",
+]
+
+
+class MulticastError(ValueError):
+    """Base class of every error raised by trio_mcast.
+
+    It subclasses :class:`ValueError` because most of them reject a value the
+    caller passed; :class:`JoinError` is also an :class:`OSError`.
+    """
+
+
+class InvalidArgumentError(MulticastError):
+    """An argument failed validation.
+
+    Attributes:
+        parameter: The name of the parameter, as the caller spelled it.
+        value: The rejected value, exactly as passed.
+    """
+
+    def __init__(self, message: str, *, parameter: str, value: object) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.value = value
+
+
+class InvalidGroupError(InvalidArgumentError):
+    """A group is not a multicast address, or the groups are inconsistent.
+
+    Attributes:
+        group: The rejected group (the same object as ``value``).
+    """
+
+    def __init__(self, message: str, *, value: object, parameter: str = "group") -> None:
+        super().__init__(message, parameter=parameter, value=value)
+        self.group = value
+
+
+class InvalidPortError(InvalidArgumentError):
+    """A port is not an int in 1..65535.
+
+    Attributes:
+        port: The rejected port (the same object as ``value``).
+    """
+
+    def __init__(self, message: str, *, value: object, parameter: str = "port") -> None:
+        super().__init__(message, parameter=parameter, value=value)
+        self.port = value
+
+
+class InvalidSourceError(InvalidArgumentError):
+    """A source for source-specific multicast is not a usable unicast address.
+
+    Attributes:
+        source: The rejected source (the same object as ``value``).
+    """
+
+    def __init__(self, message: str, *, value: object, parameter: str = "sources") -> None:
+        super().__init__(message, parameter=parameter, value=value)
+        self.source = value
+
+
+class InvalidInterfaceError(InvalidArgumentError):
+    """An interface is neither a name, an index nor a local IPv4 address.
+
+    Attributes:
+        interface: The rejected interface (the same object as ``value``).
+    """
+
+    def __init__(self, message: str, *, value: object, parameter: str = "interface") -> None:
+        super().__init__(message, parameter=parameter, value=value)
+        self.interface = value
+
+
+class InterfaceNotFoundError(InvalidInterfaceError):
+    """An interface is well formed but does not exist on this host.
+
+    Attributes:
+        errno: Always :data:`errno.ENODEV`.
+    """
+
+    errno: int = _errno.ENODEV
+
+
+class ConfigError(MulticastError):
+    """A ``MULTICAST_*`` environment variable holds an invalid value.
+
+    Attributes:
+        variable: The name of the environment variable.
+        value: Its raw text.
+    """
+
+    def __init__(self, message: str, *, variable: str, value: str) -> None:
+        super().__init__(message)
+        self.variable = variable
+        self.value = value
+
+
+class JoinError(MulticastError, OSError):
+    """The operating system refused to set up the socket or a membership.
+
+    Attributes:
+        errno: The OS error number.
+        group: The group being joined or left, if any.
+        interface: The interface involved, if any.
+        source: The source of a source-specific membership, if any.
+        hint: A sentence on what to do about it, or ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errno: int,
+        group: str | None = None,
+        interface: str | int | None = None,
+        source: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        OSError.__init__(self, errno, message)
+        self.message = message
+        self.group = group
+        self.interface = interface
+        self.source = source
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # OSError pickles by its args; keep the keyword attributes as well.
+        return (_rebuild_join_error, (self.message, self.errno, self.group, self.interface,
+                                      self.source, self.hint))
+
+
+def _rebuild_join_error(
+    message: str,
+    errno: int,
+    group: str | None,
+    interface: str | int | None,
+    source: str | None,
+    hint: str | None,
+) -> JoinError:
+    return JoinError(
+        message, errno=errno, group=group, interface=interface, source=source, hint=hint
+    )
+
+
+_HINTS: Final[dict[int, str]] = {
+    _errno.ENOBUFS: (
+        "the per-socket membership limit was reached; raise net.ipv4.igmp_max_memberships"
+        " (IPv4) or net.ipv6.mld_max_msf, or spread the groups over several receivers"
+    ),
+    _errno.ENODEV: "no such interface; list interfaces with 'ip link'",
+    _errno.EADDRNOTAVAIL: (
+        "the interface has no address of this family, or the address is not local;"
+        " check 'ip addr' and pass the interface by name or index"
+    ),
+    _errno.EADDRINUSE: (
+        "the port is taken by a socket that does not allow reuse; stop that program"
+        " or choose another port"
+    ),
+    _errno.EACCES: "permission denied; ports below 1024 need privileges",
+    _errno.EPERM: "operation not permitted; this may need CAP_NET_ADMIN or root",
+    _errno.ENETUNREACH: "no route for multicast; add a route or pass an interface",
+}
+
+
+def join_error_from_oserror(
+    exc: OSError,
+    *,
+    operation: str,
+    group: str | None = None,
+    interface: str | int | None = None,
+    source: str | None = None,
+) -> JoinError:
+    """Translate an :class:`OSError` into a :class:`JoinError` with a hint.
+
+    This is the one place where the package turns OS errors into its own. The
+    caller raises the result ``from exc``.
+
+    Args:
+        exc: The error the socket call raised.
+        operation: What was attempted, for the message (``"join"``, ``"bind"``).
+        group: The group involved, if any.
+        interface: The interface involved, if any.
+        source: The source of a source-specific membership, if any.
+
+    Returns:
+        The translated error, ready to raise.
+    """
+    code = exc.errno if exc.errno is not None else 0
+    what = operation
+    if group is not None:
+        what += f" group {group}"
+    if source is not None:
+        what += f" from source {source}"
+    if interface is not None:
+        what += f" on interface {interface!r}"
+    reason = exc.strerror or _errno.errorcode.get(code, str(exc))
+    hint = _HINTS.get(code)
+    message = f"cannot {what}: {reason} (errno {code})"
+    if hint is not None:
+        message += f"; hint: {hint}"
+    return JoinError(
+        message, errno=code, group=group, interface=interface, source=source, hint=hint
+    )
