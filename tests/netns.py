@@ -226,7 +226,7 @@ class Host:
         """An argv that runs ``argv`` inside this host's network namespace."""
         return ["nsenter", "-t", str(self.pid), "-n", *argv]
 
-    def socket(
+    def open_socket(
         self, family: socket.AddressFamily, kind: socket.SocketKind = socket.SOCK_DGRAM
     ) -> socket.socket:
         """A new socket that lives in this host's network namespace."""
@@ -235,7 +235,7 @@ class Host:
 
     def sender(self, family: socket.AddressFamily, *, ttl: int = 1) -> socket.socket:
         """A UDP socket in the host, set to send multicast out of its LAN link."""
-        sock = self.socket(family)
+        sock = self.open_socket(family)
         if family == socket.AF_INET:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(self.ipv4))
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
@@ -335,13 +335,30 @@ def build_lan(count: int, *, names: Sequence[str] = ()) -> Lan:
             host = Host(name, number, _spawn_host_process())
             lan.hosts.append(host)
             port = f"{bridge}p{number}"
-            run_ip("link", "add", port, "type", "veth", "peer", "name", host.interface,
-                   "netns", str(host.pid))
+            run_ip(
+                "link",
+                "add",
+                port,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                host.interface,
+                "netns",
+                str(host.pid),
+            )
             run_ip("link", "set", port, "master", bridge, "up")
             host.ip("link", "set", "lo", "up")
             host.ip("addr", "add", f"{host.ipv4}/{LAN_PREFIX4.prefixlen}", "dev", host.interface)
-            host.ip("-6", "addr", "add", f"{host.ipv6}/{LAN_PREFIX6.prefixlen}",
-                    "dev", host.interface, "nodad")
+            host.ip(
+                "-6",
+                "addr",
+                "add",
+                f"{host.ipv6}/{LAN_PREFIX6.prefixlen}",
+                "dev",
+                host.interface,
+                "nodad",
+            )
             host.ip("link", "set", host.interface, "up")
             host.ip("route", "add", "224.0.0.0/4", "dev", host.interface)
     except BaseException:

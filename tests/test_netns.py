@@ -24,7 +24,7 @@ async def test_two_hosts_exchange_one_multicast_datagram(
     lan = make_lan(2)
     sender_host, receiver_host = lan.hosts
     group = "239.1.2.3"
-    receiver = receiver_host.socket(socket.AF_INET)
+    receiver = receiver_host.open_socket(socket.AF_INET)
     sender = sender_host.sender(socket.AF_INET)
     with receiver, sender:
         receiver.bind((group, 40001))
@@ -44,7 +44,7 @@ async def test_ipv6_multicast_crosses_the_link(make_lan: Callable[..., netns.Lan
     lan = make_lan(2)
     sender_host, receiver_host = lan.hosts
     group = "ff12::1234"
-    receiver = receiver_host.socket(socket.AF_INET6)
+    receiver = receiver_host.open_socket(socket.AF_INET6)
     sender = sender_host.sender(socket.AF_INET6)
     with receiver, sender:
         receiver.bind((group, 40002, 0, receiver_host.ifindex))

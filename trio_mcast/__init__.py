@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._datagram import Datagram, ReceiverStatistics
 from ._errors import (
     ConfigError,
     InterfaceNotFoundError,
@@ -13,11 +14,23 @@ from ._errors import (
     JoinError,
     MulticastError,
 )
+from ._receiver import (
+    MulticastReceiver,
+    joinstep,
+    open_multicast_receiver,
+    recvstep,
+    serve_multicast,
+    tryrecv,
+)
+from ._sender import MulticastSender, open_multicast_sender
+from ._validate import Interface, JoinSpec, validate_join_args
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "Datagram",
+    "Interface",
     "InterfaceNotFoundError",
     "InvalidArgumentError",
     "InvalidGroupError",
@@ -25,6 +38,17 @@ __all__ = [
     "InvalidPortError",
     "InvalidSourceError",
     "JoinError",
+    "JoinSpec",
     "MulticastError",
+    "MulticastReceiver",
+    "MulticastSender",
+    "ReceiverStatistics",
     "__version__",
+    "joinstep",
+    "open_multicast_receiver",
+    "open_multicast_sender",
+    "recvstep",
+    "serve_multicast",
+    "tryrecv",
+    "validate_join_args",
 ]

@@ -151,8 +151,10 @@ class JoinError(MulticastError, OSError):
 
     def __reduce__(self) -> tuple[object, ...]:
         # OSError pickles by its args; keep the keyword attributes as well.
-        return (_rebuild_join_error, (self.message, self.errno, self.group, self.interface,
-                                      self.source, self.hint))
+        return (
+            _rebuild_join_error,
+            (self.message, self.errno, self.group, self.interface, self.source, self.hint),
+        )
 
 
 def _rebuild_join_error(
@@ -221,6 +223,11 @@ def join_error_from_oserror(
         what += f" on interface {interface!r}"
     reason = exc.strerror or _errno.errorcode.get(code, str(exc))
     hint = _HINTS.get(code)
+    if code in (_errno.ENODEV, _errno.ENETUNREACH) and interface is None:
+        hint = (
+            "no interface was given and no route chooses one for multicast; pass an"
+            " interface, or add a route such as 'ip route add 224.0.0.0/4 dev eth0'"
+        )
     message = f"cannot {what}: {reason} (errno {code})"
     if hint is not None:
         message += f"; hint: {hint}"

@@ -1,0 +1,359 @@
+"""Socket set-up and group membership: the synchronous half of ``joinstep``.
+
+Everything here is a quick system call that never blocks, so it is plain
+synchronous code; the async public API wraps it with a checkpoint. OS errors
+become :class:`~trio_mcast.JoinError` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import os
+import socket
+import sys
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+from . import _sockopts
+from ._errors import join_error_from_oserror
+from ._netif import ResolvedInterface, resolve_interface
+
+if TYPE_CHECKING:
+    from ._validate import IPAddress, JoinSpec
+
+__all__ = [
+    "JoinedSocket",
+    "apply_receive_buffer_size",
+    "bind_receiver",
+    "binds_to_group",
+    "enable_ancillary_data",
+    "join_membership",
+    "leave_membership",
+    "new_receiver_socket",
+    "open_joined_socket",
+]
+
+PLATFORM: Final = _sockopts.CURRENT
+_LINUX: Final = sys.platform.startswith("linux")
+_WINDOWS: Final = sys.platform.startswith(("win32", "cygwin"))
+_SO_RCVBUFFORCE: Final = 33  # Linux, asm-generic/socket.h
+_ANY4: Final = ipaddress.IPv4Address(0)
+
+
+def _setsockopt(sock: socket.socket, level: int, option: int | None, value: int | bytes) -> bool:
+    """Set an option the platform may lack; False when it does."""
+    if option is None:
+        return False
+    sock.setsockopt(level, option, value)
+    return True
+
+
+def new_receiver_socket(family: socket.AddressFamily) -> socket.socket:
+    """A non-blocking UDP socket, set up to share its port and hear only its groups.
+
+    Raises:
+        JoinError: The socket could not be created or configured.
+    """
+    try:
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise join_error_from_oserror(exc, operation="create a UDP socket") from exc
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        configure_isolation(sock, family)
+    except OSError as exc:
+        sock.close()
+        raise join_error_from_oserror(exc, operation="configure the socket") from exc
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def configure_isolation(sock: socket.socket, family: socket.AddressFamily) -> None:
+    """Deliver only the groups this socket joined, not every group on the port.
+
+    Linux by default hands a socket bound to the wildcard every multicast
+    datagram for its port that *any* socket joined (``IP_MULTICAST_ALL``).
+    """
+    if family == socket.AF_INET:
+        _setsockopt(sock, socket.IPPROTO_IP, PLATFORM.ip_multicast_all, 0)
+    else:
+        _setsockopt(sock, socket.IPPROTO_IPV6, PLATFORM.ipv6_multicast_all, 0)
+
+
+def enable_ancillary_data(
+    sock: socket.socket, family: socket.AddressFamily, *, pktinfo: bool, timestamps: bool
+) -> None:
+    """Ask the kernel for the destination, interface and receive time per datagram.
+
+    Raises:
+        JoinError: The platform refused an option that was asked for.
+    """
+    try:
+        if pktinfo:
+            if family == socket.AF_INET:
+                done = _setsockopt(sock, socket.IPPROTO_IP, PLATFORM.ip_pktinfo, 1)
+            else:
+                done = _setsockopt(sock, socket.IPPROTO_IPV6, PLATFORM.ipv6_recvpktinfo, 1)
+            if not done:
+                raise OSError(errno.ENOPROTOOPT, "packet info is not supported on this platform")
+        if timestamps:
+            option = PLATFORM.so_timestampns
+            if option is None:
+                raise OSError(errno.ENOPROTOOPT, "kernel timestamps are not supported here")
+            sock.setsockopt(socket.SOL_SOCKET, option, 1)
+    except OSError as exc:
+        raise join_error_from_oserror(exc, operation="enable per-datagram metadata") from exc
+
+
+def apply_receive_buffer_size(sock: socket.socket, requested: int) -> int:
+    """Request a receive buffer of ``requested`` bytes and return what took effect.
+
+    The kernel caps ``SO_RCVBUF`` at ``net.core.rmem_max``; root may exceed
+    that with ``SO_RCVBUFFORCE``, which is tried when the cap bit.
+
+    Raises:
+        JoinError: The option was refused outright.
+    """
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, requested)
+        effective = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        # Linux reports double the request (it counts its bookkeeping too).
+        if _LINUX and effective < 2 * requested:
+            # Only real root may force; anyone else keeps what the cap allowed.
+            with contextlib.suppress(PermissionError):
+                sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, requested)
+            effective = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    except OSError as exc:
+        raise join_error_from_oserror(
+            exc, operation=f"set the receive buffer to {requested} bytes"
+        ) from exc
+    return effective
+
+
+def bind_receiver(
+    sock: socket.socket, spec: JoinSpec, bind_to: IPAddress | None, scope: int
+) -> None:
+    """Bind to ``bind_to`` (a group) or the wildcard, on the spec's port.
+
+    Raises:
+        JoinError: The bind failed (port taken without reuse, ...).
+    """
+    host = str(bind_to) if bind_to is not None else ""
+    address: tuple[str, int] | tuple[str, int, int, int]
+    if spec.family == socket.AF_INET6:
+        address = (host or "::", spec.port, 0, scope if bind_to is not None else 0)
+    else:
+        address = (host or "0.0.0.0", spec.port)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        raise join_error_from_oserror(
+            exc, operation=f"bind to port {spec.port}", group=host or None
+        ) from exc
+
+
+def _membership_request(
+    family: socket.AddressFamily,
+    group: IPAddress,
+    source: IPAddress | None,
+    interface: ResolvedInterface,
+    *,
+    join: bool,
+) -> tuple[int, int, bytes]:
+    """The (level, option, value) that joins or leaves one membership."""
+    if family == socket.AF_INET:
+        assert isinstance(group, ipaddress.IPv4Address)
+        if source is None:
+            option = socket.IP_ADD_MEMBERSHIP if join else socket.IP_DROP_MEMBERSHIP
+            if _LINUX:
+                value = _sockopts.pack_ip_mreqn(
+                    group, interface.address or _ANY4, interface.ifindex
+                )
+            else:
+                value = _sockopts.pack_ip_mreq(group, interface.address or _ANY4)
+            return socket.IPPROTO_IP, option, value
+        assert isinstance(source, ipaddress.IPv4Address)
+        if interface.ifindex == 0 or PLATFORM.mcast_join_source_group is None:
+            option_or_none = (
+                PLATFORM.ip_add_source_membership if join else PLATFORM.ip_drop_source_membership
+            )
+            value = _sockopts.pack_ip_mreq_source(
+                group, interface.address or _ANY4, source, PLATFORM.ip_mreq_source_layout
+            )
+            return socket.IPPROTO_IP, _require(option_or_none), value
+        option_or_none = (
+            PLATFORM.mcast_join_source_group if join else PLATFORM.mcast_leave_source_group
+        )
+        value = _sockopts.pack_group_source_req(interface.ifindex, group, source, PLATFORM)
+        return socket.IPPROTO_IP, _require(option_or_none), value
+    assert isinstance(group, ipaddress.IPv6Address)
+    if source is None:
+        option = socket.IPV6_JOIN_GROUP if join else socket.IPV6_LEAVE_GROUP
+        return socket.IPPROTO_IPV6, option, _sockopts.pack_ipv6_mreq(group, interface.ifindex)
+    option_or_none = (
+        PLATFORM.mcast_join_source_group if join else PLATFORM.mcast_leave_source_group
+    )
+    value = _sockopts.pack_group_source_req(interface.ifindex, group, source, PLATFORM)
+    return socket.IPPROTO_IPV6, _require(option_or_none), value
+
+
+def _require(option: int | None) -> int:
+    if option is None:
+        raise OSError(errno.ENOPROTOOPT, "source-specific multicast is not supported here")
+    return option
+
+
+def join_membership(
+    sock: socket.socket,
+    family: socket.AddressFamily,
+    group: IPAddress,
+    source: IPAddress | None,
+    interface: ResolvedInterface,
+) -> None:
+    """Join ``group`` (from ``source`` only, if given) on ``interface``.
+
+    Joining a membership the socket already holds is not an error.
+
+    Raises:
+        JoinError: The kernel refused, with the errno and a hint.
+    """
+    try:
+        level, option, value = _membership_request(family, group, source, interface, join=True)
+        sock.setsockopt(level, option, value)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return
+        raise join_error_from_oserror(
+            exc,
+            operation="join",
+            group=str(group),
+            interface=interface.label,
+            source=None if source is None else str(source),
+        ) from exc
+
+
+def leave_membership(
+    sock: socket.socket,
+    family: socket.AddressFamily,
+    group: IPAddress,
+    source: IPAddress | None,
+    interface: ResolvedInterface,
+) -> None:
+    """Leave a membership that :func:`join_membership` made.
+
+    Raises:
+        JoinError: The kernel refused (for example, not a member).
+    """
+    try:
+        level, option, value = _membership_request(family, group, source, interface, join=False)
+        sock.setsockopt(level, option, value)
+    except OSError as exc:
+        raise join_error_from_oserror(
+            exc,
+            operation="leave",
+            group=str(group),
+            interface=interface.label,
+            source=None if source is None else str(source),
+        ) from exc
+
+
+def binds_to_group(spec: JoinSpec, bind_to_group: bool | None) -> IPAddress | None:
+    """Which group to bind to, or ``None`` for the wildcard.
+
+    Binding to the group makes the kernel filter by destination, which is
+    the cheapest isolation there is; Windows cannot bind to a group.
+    """
+    if _WINDOWS or bind_to_group is False:
+        return None
+    if spec.bind_group is not None:
+        return spec.bind_group
+    if len(spec.groups) == 1:
+        return spec.groups[0]
+    return None
+
+
+class JoinedSocket(NamedTuple):
+    """A socket that :func:`open_joined_socket` bound and joined.
+
+    Attributes:
+        sock: The non-blocking stdlib socket.
+        interface: The interface the memberships are on.
+        bound_group: The group it is bound to, or ``None`` for the wildcard.
+        receive_buffer_size: The effective ``SO_RCVBUF``.
+    """
+
+    sock: socket.socket
+    interface: ResolvedInterface
+    bound_group: IPAddress | None
+    receive_buffer_size: int
+
+
+def open_joined_socket(
+    spec: JoinSpec,
+    *,
+    bind_to_group: bool | None = None,
+    metadata: bool = False,
+    receive_buffer_size: int | None = None,
+) -> JoinedSocket:
+    """Create (or adopt ``spec.isock``), configure, bind and join.
+
+    A socket given as ``spec.isock`` is duplicated: the caller keeps the
+    original, and memberships are made on the shared socket.
+
+    Args:
+        spec: The validated arguments.
+        bind_to_group: ``None`` binds to the group when there is exactly one
+            (or to ``spec.bind_group``); ``False`` always binds the wildcard.
+        metadata: Enable interface and timestamp ancillary data.
+        receive_buffer_size: ``SO_RCVBUF`` to request, or ``None``.
+
+    Returns:
+        The socket and what was decided about it.
+
+    Raises:
+        InterfaceNotFoundError: The interface does not exist.
+        JoinError: The OS refused a step; the socket is closed.
+    """
+    interface = resolve_interface(spec.iface, need_address=not _LINUX)
+    if spec.isock is not None:
+        try:
+            # A duplicate descriptor shares the socket (and its memberships)
+            # but can be closed without closing the caller's.
+            sock = socket.socket(fileno=os.dup(spec.isock.fileno()))
+            sock.setblocking(False)
+            configure_isolation(sock, spec.family)
+        except OSError as exc:
+            raise join_error_from_oserror(exc, operation="adopt the given socket") from exc
+    else:
+        sock = new_receiver_socket(spec.family)
+    try:
+        bound_group = binds_to_group(spec, bind_to_group)
+        enable_ancillary_data(
+            sock, spec.family, pktinfo=bound_group is None or metadata, timestamps=metadata
+        )
+        effective = (
+            apply_receive_buffer_size(sock, receive_buffer_size)
+            if receive_buffer_size is not None
+            else sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        )
+        if not _is_bound(sock):
+            bind_receiver(sock, spec, bound_group, interface.ifindex)
+        for group in spec.groups:
+            for source in spec.sources or (None,):
+                join_membership(sock, spec.family, group, source, interface)
+    except BaseException:
+        sock.close()
+        raise
+    return JoinedSocket(sock, interface, bound_group, effective)
+
+
+def _is_bound(sock: socket.socket) -> bool:
+    return int(sock.getsockname()[1]) != 0

@@ -1,0 +1,707 @@
+"""The receiver: ``joinstep``, ``tryrecv``, ``recvstep`` and ``open_multicast_receiver``."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Final, NoReturn
+
+import trio
+
+from ._config import default_max_datagram_size
+from ._datagram import Datagram, ReceiverStatistics
+from ._drain import DrainCounters, make_drainer
+from ._errors import InvalidArgumentError, InvalidGroupError
+from ._join import join_membership, leave_membership, open_joined_socket
+from ._procnet import kernel_drops
+from ._queue import DatagramQueue, OverflowPolicy
+from ._validate import (
+    validate_group,
+    validate_join_args,
+    validate_max_datagram_size,
+    validate_positive_int,
+)
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+
+    from ._drain import Drainer
+    from ._join import JoinedSocket
+    from ._validate import AddressesLike, AddressLike, InterfaceLike, IPAddress, JoinSpec
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_QUEUE_SIZE",
+    "MulticastReceiver",
+    "joinstep",
+    "open_multicast_receiver",
+    "recvstep",
+    "serve_multicast",
+    "tryrecv",
+]
+
+#: Datagrams the queue holds before its overflow policy applies.
+DEFAULT_QUEUE_SIZE: Final = 1024
+#: Datagrams drained from the socket per readiness wake-up, at most.
+DEFAULT_BATCH_SIZE: Final = 256
+# receive() yields to the scheduler at least this often while datagrams are
+# queued; in between it only checks for cancellation. A full schedule point
+# per datagram would cost more than the receive itself.
+_SCHEDULE_EVERY: Final = 256
+_OVERFLOW_NAMES: Final = {policy.value: policy for policy in OverflowPolicy}
+
+
+def _fixed_group(joined: JoinedSocket) -> str | None:
+    return None if joined.bound_group is None else str(joined.bound_group)
+
+
+def _groups_by_address(groups: Iterable[IPAddress]) -> dict[bytes, str]:
+    return {group.packed: str(group) for group in groups}
+
+
+async def joinstep(
+    groups: AddressesLike | None = None,
+    port: int | None = None,
+    iface: InterfaceLike | None = None,
+    bind_group: AddressLike | None = None,
+    isock: socket.socket | None = None,
+    *,
+    sources: AddressesLike | None = None,
+) -> trio.socket.SocketType:
+    """Open a UDP socket that is bound and has joined ``groups``.
+
+    The successor of ``multicast.recv.joinstep``. The socket hears only its
+    own groups; when it is bound to the wildcard (several groups) it also
+    carries destination packet info, which :func:`tryrecv` uses to tell the
+    groups apart and to drop anything else.
+
+    Args:
+        groups: A group, or several of one family; ``None`` is the
+            configured default (``MULTICAST_GROUP`` or 224.0.0.1).
+        port: The UDP port; ``None`` is ``MULTICAST_PORT`` or 59259.
+        iface: Interface name, index or local IPv4 address; ``None`` lets
+            the kernel choose.
+        bind_group: Bind to this one of the groups instead of the default.
+        isock: Set up a duplicate of this socket instead of a new one; the
+            caller keeps and closes the original.
+        sources: Source-specific multicast: receive only from these senders.
+
+    Returns:
+        The joined, non-blocking trio socket. The caller closes it.
+
+    Raises:
+        MulticastError: An argument is invalid (see :func:`validate_join_args`).
+        JoinError: The OS refused to bind or join.
+
+    Example:
+        >>> async def main():
+        ...     sock = await joinstep("239.1.2.3", 5000, "eth0")
+        ...     with sock:
+        ...         datagrams = tryrecv(sock)
+    """
+    await trio.lowlevel.checkpoint()
+    spec = validate_join_args(groups, port, iface, bind_group, isock, sources=sources)
+    return trio.socket.from_stdlib_socket(open_joined_socket(spec).sock)
+
+
+def _stdlib_socket(sock: trio.socket.SocketType | socket.socket) -> socket.socket:
+    if isinstance(sock, socket.socket):
+        return sock
+    # A trio socket wraps a stdlib one; read that directly rather than
+    # duplicating the descriptor.
+    return _unwrap_trio_socket(sock)
+
+
+def _unwrap_trio_socket(sock: trio.socket.SocketType) -> socket.socket:
+    inner = getattr(sock, "_sock", None)
+    if not isinstance(inner, socket.socket):
+        raise InvalidArgumentError(
+            f"sock {sock!r} is not a socket this library can read from",
+            parameter="sock",
+            value=sock,
+        )
+    return inner
+
+
+def _drainer_for(
+    sock: socket.socket,
+    groups: AddressesLike | None,
+    max_datagram_size: int | None,
+    counters: DrainCounters,
+) -> Drainer:
+    size = (
+        default_max_datagram_size()
+        if max_datagram_size is None
+        else validate_max_datagram_size(max_datagram_size)
+    )
+    host = sock.getsockname()[0]
+    bound: IPAddress | None
+    try:
+        bound = validate_group(host)
+    except InvalidGroupError:
+        bound = None
+    if bound is not None:
+        return make_drainer(
+            sock,
+            max_datagram_size=size,
+            fixed_group=str(bound),
+            groups_by_address={},
+            metadata=False,
+            counters=counters,
+        )
+    if groups is None:
+        raise InvalidArgumentError(
+            "groups is None but the socket is bound to the wildcard: pass the groups it joined",
+            parameter="groups",
+            value=groups,
+        )
+    spec = validate_join_args(groups, int(sock.getsockname()[1]))
+    return make_drainer(
+        sock,
+        max_datagram_size=size,
+        fixed_group=None,
+        groups_by_address=_groups_by_address(spec.groups),
+        metadata=False,
+        counters=counters,
+    )
+
+
+def tryrecv(
+    sock: trio.socket.SocketType | socket.socket,
+    groups: AddressesLike | None = None,
+    *,
+    max_count: int = DEFAULT_BATCH_SIZE,
+    max_datagram_size: int | None = None,
+) -> list[Datagram]:
+    """Receive the datagrams already waiting on ``sock``, without blocking.
+
+    One non-blocking drain attempt: it returns at once, with up to
+    ``max_count`` datagrams, or none.
+
+    Args:
+        sock: A socket set up by :func:`joinstep`.
+        groups: The groups it joined; needed only when it is bound to the
+            wildcard (several groups), to name and filter them.
+        max_count: The most datagrams to return.
+        max_datagram_size: Longer datagrams are cut and flagged
+            ``truncated``; ``None`` is ``MULTICAST_BUFFER_SIZE`` or 65535.
+
+    Returns:
+        The datagrams, oldest first.
+
+    Raises:
+        MulticastError: An argument is invalid.
+        OSError: The socket failed (for example, it was closed).
+    """
+    count = validate_positive_int(max_count, "max_count")
+    drain = _drainer_for(_stdlib_socket(sock), groups, max_datagram_size, DrainCounters())
+    return drain(count)
+
+
+async def _pump(
+    sock: socket.socket,
+    drain: Drainer,
+    deliver: Callable[[list[Datagram]], object],
+    batch_size: int,
+    room: Callable[[], Awaitable[int]] | None = None,
+) -> NoReturn:
+    wait_readable = trio.lowlevel.wait_readable
+    checkpoint = trio.lowlevel.checkpoint
+    more_waiting = False
+    while True:
+        limit = batch_size if room is None else min(batch_size, await room())
+        # A full batch means the kernel likely holds more: a plain schedule
+        # point is cheaper than another round through epoll.
+        if more_waiting:
+            await checkpoint()
+        else:
+            await wait_readable(sock)
+        batch = drain(limit)
+        more_waiting = len(batch) == limit
+        if batch:
+            deliver(batch)
+
+
+async def recvstep(
+    sock: trio.socket.SocketType | socket.socket,
+    deliver: Callable[[list[Datagram]], object],
+    groups: AddressesLike | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_datagram_size: int | None = None,
+) -> NoReturn:
+    """Receive forever: wait until readable, drain a batch, hand it over.
+
+    The cancellable successor of ``multicast.recv.recvstep``. It runs until
+    cancelled and never closes ``sock``: the socket belongs to the caller.
+
+    Args:
+        sock: A socket set up by :func:`joinstep`.
+        deliver: Called synchronously with each non-empty batch, oldest
+            datagram first. It must not block.
+        groups: As for :func:`tryrecv`.
+        batch_size: The most datagrams per batch.
+        max_datagram_size: As for :func:`tryrecv`.
+
+    Raises:
+        MulticastError: An argument is invalid.
+        OSError: The socket failed; ``trio.ClosedResourceError`` if it was
+            closed while waiting.
+    """
+    await trio.lowlevel.checkpoint()
+    count = validate_positive_int(batch_size, "batch_size")
+    inner = _stdlib_socket(sock)
+    drain = _drainer_for(inner, groups, max_datagram_size, DrainCounters())
+    await _pump(inner, drain, deliver, count)
+
+
+class MulticastReceiver:
+    """Datagrams from the groups an :func:`open_multicast_receiver` joined.
+
+    A background task drains the socket in batches into a bounded queue;
+    this object hands them out. Iterate it, or call :meth:`receive`,
+    :meth:`receive_batch` or :meth:`receive_nowait`. Only one task may wait
+    on it at a time.
+
+    Every ``receive`` call checks for cancellation; while datagrams are
+    queued it yields to other tasks once every 256 calls rather than on each
+    one, and it always yields when it has to wait.
+    """
+
+    def __init__(
+        self,
+        spec: JoinSpec,
+        joined: JoinedSocket,
+        *,
+        max_datagram_size: int,
+        metadata: bool,
+        queue_size: int,
+        overflow: OverflowPolicy,
+        batch_size: int,
+    ) -> None:
+        self._spec = spec
+        self._joined = joined
+        self._sock = joined.sock
+        self._trio_socket = trio.socket.from_stdlib_socket(joined.sock)
+        self._family = spec.family
+        self._memberships: dict[IPAddress, tuple[IPAddress, ...]] = dict.fromkeys(
+            spec.groups, spec.sources
+        )
+        self._groups_by_address = _groups_by_address(spec.groups)
+        self._counters = DrainCounters()
+        self._drain = make_drainer(
+            joined.sock,
+            max_datagram_size=max_datagram_size,
+            fixed_group=_fixed_group(joined),
+            groups_by_address=self._groups_by_address,
+            metadata=metadata,
+            counters=self._counters,
+        )
+        self._max_datagram_size = max_datagram_size
+        self._queue: DatagramQueue[Datagram] = DatagramQueue(queue_size, overflow)
+        self._pending = self._queue.consumer_view()
+        self._overflow = overflow
+        self._batch_size = batch_size
+        self._waiting_for_data = trio.lowlevel.ParkingLot()
+        self._waiting_for_room = trio.lowlevel.ParkingLot()
+        self._receiving = False
+        self._until_schedule = _SCHEDULE_EVERY
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<MulticastReceiver groups={list(self.groups)} port={self.port}"
+            f" interface={self.interface!r}>"
+        )
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The groups joined now, in the order they were joined."""
+        return tuple(str(group) for group in self._memberships)
+
+    @property
+    def port(self) -> int:
+        """The UDP port."""
+        return self._spec.port
+
+    @property
+    def interface(self) -> str | int | None:
+        """The interface as given (name, index or address); ``None`` = kernel's choice."""
+        return self._joined.interface.label
+
+    @property
+    def socket(self) -> trio.socket.SocketType:
+        """The underlying trio socket. Reading from it bypasses the receiver."""
+        return self._trio_socket
+
+    @property
+    def receive_buffer_size(self) -> int:
+        """The effective ``SO_RCVBUF`` in bytes (Linux reports twice the request)."""
+        return self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+
+    @property
+    def max_datagram_size(self) -> int:
+        """Datagrams longer than this are cut to it and flagged ``truncated``."""
+        return self._max_datagram_size
+
+    def statistics(self) -> ReceiverStatistics:
+        """Counters since the receiver opened; ``kernel_drops`` is read now."""
+        queue = self._queue.statistics()
+        counters = self._counters
+        return ReceiverStatistics(
+            datagrams=queue.received,
+            bytes=counters.bytes,
+            truncated=counters.truncated,
+            queue_drops=queue.dropped,
+            kernel_drops=None if self._closed else kernel_drops(self._sock),
+            filtered=counters.filtered,
+            pending=queue.pending,
+        )
+
+    def __aiter__(self) -> MulticastReceiver:
+        return self
+
+    async def receive(self) -> Datagram:
+        """The next datagram, waiting for one if none is queued.
+
+        Raises:
+            trio.BusyResourceError: Another task is already waiting here.
+        """
+        if self._pending and not self._receiving and self._until_schedule:
+            self._until_schedule -= 1
+            await trio.lowlevel.checkpoint_if_cancelled()
+            return self._pending.popleft()
+        return (await self._wait_for_datagrams())[0]
+
+    async def __anext__(self) -> Datagram:
+        # Not an alias of receive(): the fast path must stay one frame deep.
+        if self._pending and not self._receiving and self._until_schedule:
+            self._until_schedule -= 1
+            await trio.lowlevel.checkpoint_if_cancelled()
+            return self._pending.popleft()
+        return (await self._wait_for_datagrams())[0]
+
+    def receive_nowait(self) -> Datagram:
+        """The next queued datagram, without waiting.
+
+        Raises:
+            trio.WouldBlock: Nothing is queued.
+        """
+        if not self._pending:
+            raise trio.WouldBlock
+        datagram = self._pending.popleft()
+        self._room_made()
+        return datagram
+
+    async def receive_batch(self, max_count: int) -> list[Datagram]:
+        """Between 1 and ``max_count`` datagrams, waiting for the first.
+
+        Args:
+            max_count: The most datagrams to return.
+
+        Returns:
+            The queued datagrams, oldest first.
+
+        Raises:
+            MulticastError: ``max_count`` is not a positive int.
+            trio.BusyResourceError: Another task is already waiting here.
+        """
+        count = validate_positive_int(max_count, "max_count")
+        return await self._wait_for_datagrams(count)
+
+    async def _wait_for_datagrams(self, count: int = 1) -> list[Datagram]:
+        if self._receiving:
+            raise trio.BusyResourceError("another task is already receiving from this receiver")
+        self._receiving = True
+        try:
+            if self._pending:
+                await trio.lowlevel.checkpoint()
+            while not self._pending:
+                self._room_made()
+                await self._waiting_for_data.park()
+        finally:
+            self._receiving = False
+        self._until_schedule = _SCHEDULE_EVERY
+        batch = self._queue.pop_many(count)
+        self._room_made()
+        return batch
+
+    def _room_made(self) -> None:
+        if self._waiting_for_room:
+            self._waiting_for_room.unpark_all()
+
+    async def _room(self) -> int:
+        free = self._queue.free
+        while free == 0:
+            await self._waiting_for_room.park()
+            free = self._queue.free
+        return free
+
+    def _deliver(self, batch: list[Datagram]) -> None:
+        self._queue.push_many(batch)
+        if self._waiting_for_data:
+            self._waiting_for_data.unpark_all()
+
+    async def _run(self) -> None:
+        room = self._room if self._overflow is OverflowPolicy.DROP_NEWEST else None
+        await _pump(self._sock, self._drain, self._deliver, self._batch_size, room)
+
+    async def join(self, group: AddressLike, sources: AddressesLike | None = None) -> None:
+        """Join another group (or add sources to a joined one) while receiving.
+
+        Args:
+            group: A multicast group of the receiver's family.
+            sources: Source-specific multicast: only these senders.
+
+        Raises:
+            MulticastError: The group or a source is invalid, or the receiver
+                is bound to a single group (open it with
+                ``bind_to_group=False`` to join at run time).
+            JoinError: The kernel refused (for example, the membership limit).
+        """
+        await trio.lowlevel.checkpoint()
+        spec = validate_join_args(group, self.port, sources=sources)
+        address = spec.groups[0]
+        if spec.family != self._family:
+            raise InvalidGroupError(
+                f"group {str(address)!r} is not of the receiver's family"
+                f" ({'IPv6' if self._family == socket.AF_INET6 else 'IPv4'})",
+                value=group,
+            )
+        bound = self._joined.bound_group
+        if bound is not None and address != bound:
+            raise InvalidGroupError(
+                f"group {str(address)!r} cannot be joined at run time: this receiver is bound"
+                f" to group {str(bound)!r}, so the kernel delivers only that group;"
+                " open it with bind_to_group=False to join groups at run time",
+                value=group,
+            )
+        held = self._memberships.get(address)
+        if held is not None and (not held or not spec.sources):
+            return
+        held = held or ()
+        new_sources = tuple(source for source in spec.sources if source not in held)
+        for source in new_sources or (None,):
+            join_membership(self._sock, self._family, address, source, self._joined.interface)
+        self._memberships[address] = held + new_sources
+        self._groups_by_address[address.packed] = str(address)
+
+    async def leave(self, group: AddressLike) -> None:
+        """Leave a joined group; its datagrams stop arriving.
+
+        Raises:
+            MulticastError: The group is invalid or not joined.
+            JoinError: The kernel refused.
+        """
+        await trio.lowlevel.checkpoint()
+        address = validate_group(group)
+        if address not in self._memberships:
+            raise InvalidGroupError(
+                f"group {str(address)!r} is not joined by this receiver"
+                f" (joined: {', '.join(self.groups) or 'none'})",
+                value=group,
+            )
+        sources = self._memberships.pop(address)
+        self._groups_by_address.pop(address.packed, None)
+        for source in sources or (None,):
+            leave_membership(self._sock, self._family, address, source, self._joined.interface)
+
+    def _close(self) -> None:
+        """Drop every membership and close the socket; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._sock.fileno() != -1:
+                for group, sources in self._memberships.items():
+                    for source in sources or (None,):
+                        # The interface may be gone; closing drops the membership anyway.
+                        with contextlib.suppress(OSError):
+                            leave_membership(
+                                self._sock, self._family, group, source, self._joined.interface
+                            )
+        finally:
+            self._memberships.clear()
+            self._trio_socket.close()
+
+
+@asynccontextmanager
+async def open_multicast_receiver(
+    groups: AddressesLike | None = None,
+    port: int | None = None,
+    *,
+    interface: InterfaceLike | None = None,
+    sources: AddressesLike | None = None,
+    bind_group: AddressLike | None = None,
+    bind_to_group: bool | None = None,
+    max_datagram_size: int | None = None,
+    receive_buffer_size: int | None = None,
+    metadata: bool = False,
+    queue_size: int = DEFAULT_QUEUE_SIZE,
+    overflow: str = "drop-newest",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    isock: socket.socket | None = None,
+) -> AsyncIterator[MulticastReceiver]:
+    """Join multicast groups and receive from them inside the block.
+
+    The context manager owns a nursery whose background task drains the
+    socket. On every exit, normal or not, the task is cancelled, every
+    membership is dropped and the socket is closed. An error in the
+    background task cancels the block and comes out of it unwrapped.
+
+    Args:
+        groups: A group, or several of one family; ``None`` is the
+            configured default (``MULTICAST_GROUP`` or 224.0.0.1).
+        port: The UDP port; ``None`` is ``MULTICAST_PORT`` or 59259.
+        interface: Interface name, index or local IPv4 address; ``None``
+            lets the kernel choose by its routes.
+        sources: Source-specific multicast: deliver only these senders.
+        bind_group: With several groups, bind to this one of them.
+        bind_to_group: ``None`` binds to the group when there is exactly one
+            (the kernel then filters by destination); ``False`` binds the
+            wildcard, which allows :meth:`MulticastReceiver.join` of further
+            groups at run time.
+        max_datagram_size: Longer datagrams are cut to this and flagged
+            ``truncated``; ``None`` is ``MULTICAST_BUFFER_SIZE`` or 65535.
+        receive_buffer_size: ``SO_RCVBUF`` to request; the effective value is
+            :attr:`MulticastReceiver.receive_buffer_size`.
+        metadata: Report each datagram's interface and kernel timestamp.
+        queue_size: Datagrams queued between the socket and the consumer.
+        overflow: When the queue is full: ``"drop-newest"`` stops reading,
+            so the kernel buffer fills and the kernel drops (counted in
+            ``kernel_drops``); ``"drop-oldest"`` keeps reading and discards
+            the oldest queued datagrams (counted in ``queue_drops``).
+        batch_size: The most datagrams drained per wake-up.
+        isock: Set up a duplicate of this socket instead of a new one.
+
+    Yields:
+        The receiver.
+
+    Raises:
+        MulticastError: An argument is invalid.
+        InterfaceNotFoundError: The interface does not exist.
+        JoinError: The OS refused to bind or join.
+
+    Example:
+        >>> async def main():
+        ...     async with open_multicast_receiver("239.1.2.3", 5000) as receiver:
+        ...         async for datagram in receiver:
+        ...             print(datagram.source, datagram.text())
+    """
+    await trio.lowlevel.checkpoint()
+    spec = validate_join_args(groups, port, interface, bind_group, isock, sources=sources)
+    size = (
+        default_max_datagram_size()
+        if max_datagram_size is None
+        else validate_max_datagram_size(max_datagram_size)
+    )
+    policy = _overflow_policy(overflow)
+    queue_limit = validate_positive_int(queue_size, "queue_size")
+    batch_limit = validate_positive_int(batch_size, "batch_size")
+    if receive_buffer_size is not None:
+        receive_buffer_size = validate_positive_int(receive_buffer_size, "receive_buffer_size")
+    joined = open_joined_socket(
+        spec,
+        bind_to_group=bind_to_group,
+        metadata=metadata,
+        receive_buffer_size=receive_buffer_size,
+    )
+    receiver = MulticastReceiver(
+        spec,
+        joined,
+        max_datagram_size=size,
+        metadata=metadata,
+        queue_size=queue_limit,
+        overflow=policy,
+        batch_size=batch_limit,
+    )
+    try:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(receiver._run)
+                try:
+                    yield receiver
+                finally:
+                    nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            _raise_single(group)
+    finally:
+        receiver._close()
+
+
+def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:
+    """Re-raise a group of one as that one exception, keeping its context."""
+    if len(group.exceptions) != 1 or isinstance(group.exceptions[0], BaseExceptionGroup):
+        raise group
+    exception = group.exceptions[0]
+    context = exception.__context__
+    try:
+        raise exception
+    finally:
+        exception.__context__ = context
+        del exception
+
+
+def _overflow_policy(overflow: object) -> OverflowPolicy:
+    policy = _OVERFLOW_NAMES.get(overflow) if isinstance(overflow, str) else None
+    if policy is None:
+        raise InvalidArgumentError(
+            f"overflow must be one of {', '.join(map(repr, _OVERFLOW_NAMES))}, got {overflow!r}",
+            parameter="overflow",
+            value=overflow,
+        )
+    return policy
+
+
+async def serve_multicast(
+    handler: Callable[[Datagram], Awaitable[object]],
+    groups: AddressesLike | None = None,
+    port: int | None = None,
+    *,
+    interface: InterfaceLike | None = None,
+    sources: AddressesLike | None = None,
+    max_datagram_size: int | None = None,
+    receive_buffer_size: int | None = None,
+    metadata: bool = False,
+    task_status: trio.TaskStatus[MulticastReceiver] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Call ``await handler(datagram)`` for every datagram, forever.
+
+    The successor of the ``multicast`` package's HEAR server, for
+    ``await nursery.start(serve_multicast, handler, ...)``, which returns
+    once the groups are joined, with the receiver. A handler's exception
+    stops the server and propagates.
+
+    Args:
+        handler: Awaited once per datagram, in order.
+        groups: As for :func:`open_multicast_receiver`.
+        port: As for :func:`open_multicast_receiver`.
+        interface: As for :func:`open_multicast_receiver`.
+        sources: As for :func:`open_multicast_receiver`.
+        max_datagram_size: As for :func:`open_multicast_receiver`.
+        receive_buffer_size: As for :func:`open_multicast_receiver`.
+        metadata: As for :func:`open_multicast_receiver`.
+        task_status: Set by ``nursery.start``.
+
+    Raises:
+        MulticastError: An argument is invalid.
+        JoinError: The OS refused to bind or join.
+    """
+    async with open_multicast_receiver(
+        groups,
+        port,
+        interface=interface,
+        sources=sources,
+        max_datagram_size=max_datagram_size,
+        receive_buffer_size=receive_buffer_size,
+        metadata=metadata,
+    ) as receiver:
+        task_status.started(receiver)
+        async for datagram in receiver:
+            await handler(datagram)
+    raise AssertionError("unreachable: a receiver never stops by itself")
