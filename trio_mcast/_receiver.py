@@ -372,7 +372,9 @@ class MulticastReceiver:
         Raises:
             trio.BusyResourceError: Another task is already waiting here.
         """
-        if self._pending and not self._receiving and self._until_schedule:
+        # _until_schedule is 0 while another task waits, which sends us to
+        # the slow path and its BusyResourceError.
+        if self._until_schedule and self._pending:
             self._until_schedule -= 1
             await trio.lowlevel.checkpoint_if_cancelled()
             return self._pending.popleft()
@@ -380,7 +382,9 @@ class MulticastReceiver:
 
     async def __anext__(self) -> Datagram:
         # Not an alias of receive(): the fast path must stay one frame deep.
-        if self._pending and not self._receiving and self._until_schedule:
+        # _until_schedule is 0 while another task waits, which sends us to
+        # the slow path and its BusyResourceError.
+        if self._until_schedule and self._pending:
             self._until_schedule -= 1
             await trio.lowlevel.checkpoint_if_cancelled()
             return self._pending.popleft()
@@ -418,6 +422,7 @@ class MulticastReceiver:
         if self._receiving:
             raise trio.BusyResourceError("another task is already receiving from this receiver")
         self._receiving = True
+        self._until_schedule = 0
         try:
             if self._pending:
                 await trio.lowlevel.checkpoint()
@@ -426,7 +431,7 @@ class MulticastReceiver:
                 await self._waiting_for_data.park()
         finally:
             self._receiving = False
-        self._until_schedule = _SCHEDULE_EVERY
+            self._until_schedule = _SCHEDULE_EVERY
         batch = self._queue.pop_many(count)
         self._room_made()
         return batch
