@@ -74,6 +74,7 @@ def ipv6_link() -> Iterator[int]:
         netns.run_ip("-6", "addr", "add", "fd99:6::1/64", "dev", "tm6a", "nodad")
         netns.run_ip("link", "set", "tm6a", "up")
         netns.run_ip("link", "set", "tm6b", "up")
+        netns.wait_for_multicast_routes("tm6a")
         yield socket.if_nametoindex("tm6a")
     finally:
         with contextlib.suppress(RuntimeError):

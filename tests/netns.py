@@ -24,6 +24,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -152,6 +153,28 @@ def run_ip(*args: str, netns_pid: int | None = None) -> None:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}")
+
+
+def wait_for_multicast_routes(device: str, *, netns_pid: int | None = None) -> None:
+    """Block until ``device`` can send IPv4 and IPv6 multicast.
+
+    A new link gets its IPv6 multicast route a moment after it comes up;
+    sending before that fails with ENETUNREACH. Asks the kernel itself
+    (``ip route get``) until it answers, for at most five seconds.
+    """
+    deadline = time.monotonic() + 5
+    for query in (
+        ("-6", "route", "get", "ff15::1", "oif", device),
+        ("route", "get", "239.0.0.1", "oif", device),
+    ):
+        while True:
+            try:
+                run_ip(*query, netns_pid=netns_pid)
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
 
 @contextlib.contextmanager
@@ -361,6 +384,8 @@ def build_lan(count: int, *, names: Sequence[str] = ()) -> Lan:
             )
             host.ip("link", "set", host.interface, "up")
             host.ip("route", "add", "224.0.0.0/4", "dev", host.interface)
+            wait_for_multicast_routes(host.interface, netns_pid=host.pid)
+        wait_for_multicast_routes(bridge)
     except BaseException:
         lan.close()
         raise
