@@ -223,6 +223,12 @@ def join_error_from_oserror(
         what += f" on interface {interface!r}"
     reason = exc.strerror or _errno.errorcode.get(code, str(exc))
     hint = _HINTS.get(code)
+    if code == _errno.ENOBUFS and source is not None:
+        hint = (
+            "a per-socket limit was reached: sources per group (net.ipv4.igmp_max_msf,"
+            " net.ipv6.mld_max_msf) or groups (net.ipv4.igmp_max_memberships); raise it,"
+            " or spread the sources over several receivers"
+        )
     if code in (_errno.ENODEV, _errno.ENETUNREACH) and interface is None:
         hint = (
             "no interface was given and no route chooses one for multicast; pass an"

@@ -62,7 +62,12 @@ def new_receiver_socket(family: socket.AddressFamily) -> socket.socket:
     try:
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if hasattr(socket, "SO_REUSEPORT"):
+        # Not SO_REUSEPORT on Linux, where SO_REUSEADDR alone lets receivers
+        # share a UDP port, each getting its own copy of every multicast
+        # datagram. Sockets in one SO_REUSEPORT group can instead have a
+        # datagram handed to just one member (UDP early demux), whatever its
+        # groups and source filter: lost for one receiver, leaked to another.
+        if hasattr(socket, "SO_REUSEPORT") and not _LINUX:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -211,6 +216,30 @@ def _require(option: int | None) -> int:
     return option
 
 
+def _change_membership(
+    sock: socket.socket,
+    family: socket.AddressFamily,
+    group: IPAddress,
+    source: IPAddress | None,
+    interface: ResolvedInterface,
+    *,
+    join: bool,
+) -> None:
+    try:
+        level, option, value = _membership_request(family, group, source, interface, join=join)
+        sock.setsockopt(level, option, value)
+    except OSError as exc:
+        if join and exc.errno == errno.EADDRINUSE:
+            return
+        raise join_error_from_oserror(
+            exc,
+            operation="join" if join else "leave",
+            group=str(group),
+            interface=interface.label,
+            source=None if source is None else str(source),
+        ) from exc
+
+
 def join_membership(
     sock: socket.socket,
     family: socket.AddressFamily,
@@ -225,19 +254,7 @@ def join_membership(
     Raises:
         JoinError: The kernel refused, with the errno and a hint.
     """
-    try:
-        level, option, value = _membership_request(family, group, source, interface, join=True)
-        sock.setsockopt(level, option, value)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            return
-        raise join_error_from_oserror(
-            exc,
-            operation="join",
-            group=str(group),
-            interface=interface.label,
-            source=None if source is None else str(source),
-        ) from exc
+    _change_membership(sock, family, group, source, interface, join=True)
 
 
 def leave_membership(
@@ -252,17 +269,7 @@ def leave_membership(
     Raises:
         JoinError: The kernel refused (for example, not a member).
     """
-    try:
-        level, option, value = _membership_request(family, group, source, interface, join=False)
-        sock.setsockopt(level, option, value)
-    except OSError as exc:
-        raise join_error_from_oserror(
-            exc,
-            operation="leave",
-            group=str(group),
-            interface=interface.label,
-            source=None if source is None else str(source),
-        ) from exc
+    _change_membership(sock, family, group, source, interface, join=False)
 
 
 def binds_to_group(spec: JoinSpec, bind_to_group: bool | None) -> IPAddress | None:

@@ -491,8 +491,20 @@ class MulticastReceiver:
             return
         held = held or ()
         new_sources = tuple(source for source in spec.sources if source not in held)
-        for source in new_sources or (None,):
-            join_membership(self._sock, self._family, address, source, self._joined.interface)
+        interface = self._joined.interface
+        joined: list[IPAddress | None] = []
+        try:
+            for source in new_sources or (None,):
+                join_membership(self._sock, self._family, address, source, interface)
+                joined.append(source)
+        except BaseException:
+            # All or nothing: a refused source (say, past the kernel's limit of
+            # sources per group) must not leave the earlier ones joined behind
+            # the receiver's back, where leave() could never reach them.
+            for source in joined:
+                with contextlib.suppress(OSError):
+                    leave_membership(self._sock, self._family, address, source, interface)
+            raise
         self._memberships[address] = held + new_sources
         self._groups_by_address[address.packed] = str(address)
 
