@@ -31,6 +31,7 @@ EXPECTED_EXPORTS = {
     "ReceiverStatistics",
     "__version__",
     "joinstep",
+    "main",
     "open_multicast_receiver",
     "open_multicast_sender",
     "recvstep",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._cli import main
 from ._datagram import Datagram, ReceiverStatistics
 from ._errors import (
     ConfigError,
@@ -45,6 +46,7 @@ __all__ = [
     "ReceiverStatistics",
     "__version__",
     "joinstep",
+    "main",
     "open_multicast_receiver",
     "open_multicast_sender",
     "recvstep",

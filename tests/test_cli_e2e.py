@@ -1,0 +1,458 @@
+"""End-to-end tests of the command line, as subprocesses in the private namespace.
+
+Every subprocess runs under a deadline. A receiver is fed only after it has
+printed its "listening on" line, which it prints once it has joined.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Final
+
+import pytest
+import trio
+
+from trio_mcast._cli import DEMO_COUNT, DEMO_GROUP
+from trio_mcast._receiver import open_multicast_receiver
+from trio_mcast._sequence import pack_header
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Sequence
+
+    from tests import netns
+
+#: Seconds any one subprocess may take; the whole module stays well under 30 s.
+TIMEOUT: Final = 10.0
+GROUP: Final = "239.1.2.3"
+# The children must not pick up the caller's MULTICAST_* settings.
+ENV: Final = {
+    name: value for name, value in os.environ.items() if not name.startswith("MULTICAST_")
+}
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "trio_mcast", *args]
+
+
+class Lines:
+    """Lines from a trio receive stream, read as they come."""
+
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream = stream
+        self._buffer = bytearray()
+        self.seen: list[str] = []
+
+    async def readline(self) -> str | None:
+        """The next line without its newline, or ``None`` at the end."""
+        while b"\n" not in self._buffer:
+            chunk = await self._stream.receive_some()
+            if not chunk:
+                if not self._buffer:
+                    return None
+                last = self._buffer.decode(errors="replace")
+                self._buffer.clear()
+                self.seen.append(last)
+                return last
+            self._buffer += chunk
+        line, _, remainder = bytes(self._buffer).partition(b"\n")
+        self._buffer[:] = remainder
+        text = line.decode(errors="replace")
+        self.seen.append(text)
+        return text
+
+    async def wait_for(self, prefix: str) -> str:
+        """Read until a line starts with ``prefix``; fail at the end of the stream."""
+        while True:
+            line = await self.readline()
+            assert line is not None, f"no line starting {prefix!r} in {self.seen}"
+            if line.startswith(prefix):
+                return line
+
+    async def rest(self) -> list[str]:
+        """Every remaining line."""
+        lines = []
+        while (line := await self.readline()) is not None:
+            lines.append(line)
+        return lines
+
+
+class Running:
+    """A started subprocess with line readers on its stdout and stderr."""
+
+    def __init__(self, process: trio.Process) -> None:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        self.process = process
+        self.stdout = Lines(process.stdout)
+        self.stderr = Lines(process.stderr)
+
+    async def finish(self) -> tuple[int, list[str], list[str]]:
+        """Wait for the exit; returns the code and the remaining stdout and stderr lines."""
+        out: list[str] = []
+        err: list[str] = []
+        async with trio.open_nursery() as nursery:
+
+            async def read_out() -> None:
+                out.extend(await self.stdout.rest())
+
+            async def read_err() -> None:
+                err.extend(await self.stderr.rest())
+
+            nursery.start_soon(read_out)
+            nursery.start_soon(read_err)
+        return await self.process.wait(), out, err
+
+
+@asynccontextmanager
+async def started(argv: Sequence[str]) -> AsyncIterator[Running]:
+    """Start ``argv`` with piped output; it is killed if still running at the end."""
+    process = await trio.lowlevel.open_process(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
+    try:
+        yield Running(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        with trio.CancelScope(shield=True):
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    await stream.aclose()
+            await process.wait()
+
+
+async def run(argv: Sequence[str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return await trio.run_process(
+        list(argv), stdin=stdin, capture_stdout=True, capture_stderr=True, check=False, env=ENV
+    )
+
+
+def assert_clean(stderr: Sequence[str]) -> None:
+    text = "\n".join(stderr)
+    for marker in ("Traceback", "Exception ignored", "Error:"):
+        assert marker not in text, text
+
+
+async def test_demo_prints_its_datagrams_and_summary() -> None:
+    with trio.fail_after(TIMEOUT):
+        result = await run(cli("demo"))
+    stdout = result.stdout.decode().splitlines()
+    stderr = result.stderr.decode().splitlines()
+    assert result.returncode == 0, stderr
+    assert len(stdout) == DEMO_COUNT
+    for number, line in enumerate(stdout):
+        assert re.fullmatch(
+            rf"127\.0\.0\.1:\d+ -> {re.escape(DEMO_GROUP)} \(\d+ bytes\) seq={number}"
+            rf" stream=[0-9a-f]{{8}}: hello from the trio-mcast demo, datagram {number + 1}"
+            rf" of {DEMO_COUNT}",
+            line,
+        ), line
+    assert any(line.startswith("trio-mcast: listening on ") for line in stderr)
+    assert any(
+        line.startswith(f"trio-mcast: received {DEMO_COUNT} datagrams ")
+        and line.endswith("stopped: count reached")
+        for line in stderr
+    ), stderr
+    assert any(
+        re.fullmatch(
+            rf"trio-mcast: stream [0-9a-f]{{8}} from 127\.0\.0\.1:\d+: received {DEMO_COUNT},"
+            rf" lost 0, duplicated 0, reordered 0, sequence 0\.\.{DEMO_COUNT - 1},"
+            r" latency min/avg/max [-\d.]+/[-\d.]+/[-\d.]+ ms",
+            line,
+        )
+        for line in stderr
+    ), stderr
+    assert_clean(stderr)
+
+
+async def test_recv_count_fed_by_send_on_loopback() -> None:
+    port = "40201"
+    with trio.fail_after(TIMEOUT):
+        async with started(cli("recv", GROUP, "-p", port, "-i", "lo", "--count", "3")) as recv:
+            await recv.stderr.wait_for("trio-mcast: listening on ")
+            send = await run(
+                cli("send", GROUP, "-p", port, "-i", "127.0.0.1", "-m", "hello\x01", "-c", "3")
+            )
+            assert send.returncode == 0, send.stderr
+            assert send.stderr.decode().startswith("trio-mcast: sent 3 datagrams (18 bytes) to ")
+            code, out, err = await recv.finish()
+    assert code == 0, err
+    assert [line.split(" -> ")[1] for line in out] == [f"{GROUP} (6 bytes): hello\\x01"] * 3
+    assert re.fullmatch(
+        r"trio-mcast: received 3 datagrams \(18 bytes\) from 1 sender in \d+\.\d\d s;"
+        r" stopped: count reached",
+        err[0],
+    ), err
+    assert_clean(err)
+
+
+async def test_recv_on_one_host_fed_by_send_on_another(
+    make_lan: Callable[..., netns.Lan],
+) -> None:
+    sender, receiver = make_lan(2).hosts
+    port = "40202"
+    recv_argv = cli("recv", GROUP, "-p", port, "--interface", "eth0", "--count", "2")
+    send_argv = cli("send", GROUP, "-p", port, "--interface", "eth0", "-m", "across", "-c", "2")
+    with trio.fail_after(TIMEOUT):
+        async with started(receiver.command(recv_argv)) as recv:
+            listening = await recv.stderr.wait_for("trio-mcast: listening on ")
+            assert listening == f"trio-mcast: listening on {GROUP} port {port}, interface eth0"
+            send = await run(sender.command(send_argv))
+            assert send.returncode == 0, send.stderr
+            code, out, err = await recv.finish()
+    assert code == 0, err
+    assert len(out) == 2
+    for line in out:
+        assert re.fullmatch(rf"{re.escape(sender.ipv4)}:\d+ -> {GROUP} \(6 bytes\): across", line)
+
+
+async def test_ipv6_recv_on_one_host_fed_by_send_on_another(
+    make_lan: Callable[..., netns.Lan],
+) -> None:
+    sender, receiver = make_lan(2).hosts
+    group, port = "ff12::1234", "40203"
+    recv_argv = cli("recv", group, "-p", port, "-i", "eth0", "-c", "1", "-f", "jsonl")
+    send_argv = cli("send", group, "-p", port, "-i", "eth0", "-m", "six")
+    with trio.fail_after(TIMEOUT):
+        async with started(receiver.command(recv_argv)) as recv:
+            await recv.stderr.wait_for("trio-mcast: listening on ")
+            send = await run(sender.command(send_argv))
+            assert send.returncode == 0, send.stderr
+            code, out, err = await recv.finish()
+    assert code == 0, err
+    (record,) = [json.loads(line) for line in out]
+    assert (record["source"], record["group"], record["payload"]) == (sender.ipv6, group, "six")
+
+
+async def test_recv_sequence_reports_a_deliberate_gap(
+    make_lan: Callable[..., netns.Lan],
+) -> None:
+    sender_host, receiver = make_lan(2).hosts
+    port = 40204
+    # 4, 7 and 8 never come; 3 comes late; 6 comes twice; one datagram has no header.
+    numbers = [0, 1, 2, 5, 3, 6, 6, 9]
+    argv = cli("recv", GROUP, "-p", str(port), "-i", "eth0", "--sequence", "--count", "9")
+    sock = trio.socket.from_stdlib_socket(sender_host.sender(socket.AF_INET))
+    with sock, trio.fail_after(TIMEOUT):
+        async with started(receiver.command(argv)) as recv:
+            await recv.stderr.wait_for("trio-mcast: listening on ")
+            for number in numbers:
+                payload = pack_header(number, time.time_ns(), 0xC0FFEE)
+                await sock.sendto(payload + b"x", (GROUP, port))
+            await sock.sendto(b"no header here", (GROUP, port))
+            code, out, err = await recv.finish()
+    assert code == 0, err
+    assert len(out) == 9
+    streams = [line for line in err if line.startswith("trio-mcast: stream ")]
+    assert len(streams) == 1, err
+    assert re.fullmatch(
+        rf"trio-mcast: stream 00c0ffee from {re.escape(sender_host.ipv4)}:\d+: received 8,"
+        r" lost 3, duplicated 1, reordered 1, sequence 0\.\.9, latency min/avg/max .* ms",
+        streams[0],
+    ), streams
+    assert err[-1] == (
+        "trio-mcast: sequence: 1 stream, lost 3, duplicated 1, reordered 1, unsequenced 1"
+    )
+
+
+async def test_send_sequence_from_stdin_to_recv_sequence() -> None:
+    port = "40205"
+    recv_argv = cli("recv", GROUP, "-p", port, "-i", "lo", "--sequence", "-c", "3")
+    send_argv = cli(
+        "send", GROUP, "-p", port, "-i", "127.0.0.1", "--sequence", "-", "--rate", "200"
+    )
+    with trio.fail_after(TIMEOUT):
+        async with started(recv_argv) as recv:
+            await recv.stderr.wait_for("trio-mcast: listening on ")
+            send = await run(send_argv, stdin=b"one\ntwo\r\nthree")
+            assert send.returncode == 0, send.stderr
+            code, out, err = await recv.finish()
+    assert code == 0, err
+    assert [line.split(": ", 1)[1] for line in out] == ["one", "two", "three"]
+    assert [re.findall(r" seq=(\d+) ", line) for line in out] == [["0"], ["1"], ["2"]]
+    assert err[-1] == (
+        "trio-mcast: sequence: 1 stream, lost 0, duplicated 0, reordered 0, unsequenced 0"
+    )
+
+
+async def test_recv_jsonl_lines_parse() -> None:
+    port = "40206"
+    recv_argv = cli("recv", GROUP, "-p", port, "-i", "lo", "-c", "2", "-f", "jsonl", "--metadata")
+    send_argv = cli("send", GROUP, "-p", port, "-i", "127.0.0.1", "-", "--binary", "--size", "4")
+    with trio.fail_after(TIMEOUT):
+        async with started(recv_argv) as recv:
+            await recv.stderr.wait_for("trio-mcast: listening on ")
+            send = await run(send_argv, stdin=b"\xff\xfe\x00\x01abcd")
+            assert send.returncode == 0, send.stderr
+            code, out, err = await recv.finish()
+    assert code == 0, err
+    records = [json.loads(line) for line in out]
+    assert [record["payload_base64"] for record in records] == ["//4AAQ==", "YWJjZA=="]
+    assert "payload" not in records[0]
+    assert records[1]["payload"] == "abcd"
+    for record in records:
+        assert record["group"] == GROUP
+        assert record["source"] == "127.0.0.1"
+        assert record["size"] == 4
+        assert record["truncated"] is False
+        assert record["interface"] == socket.if_nametoindex("lo")
+        assert isinstance(record["time"], float)
+
+
+async def test_closed_stdout_ends_recv_quietly(loopback_sender: socket.socket) -> None:
+    port = 40207
+    sock = trio.socket.from_stdlib_socket(loopback_sender)
+    argv = cli("recv", GROUP, "-p", str(port), "-i", "lo", "--duration", str(TIMEOUT))
+    with trio.fail_after(TIMEOUT):
+        async with started(argv) as recv:
+            await recv.stderr.wait_for("trio-mcast: listening on ")
+            # Like 'trio-mcast recv | head -1': read one line, then close the pipe.
+            async with trio.open_nursery() as nursery:
+
+                async def feed() -> None:
+                    while True:
+                        await sock.sendto(b"tick", (GROUP, port))
+                        await trio.sleep(0.01)
+
+                nursery.start_soon(feed)
+                assert (await recv.stdout.readline() or "").endswith(": tick")
+                assert recv.process.stdout is not None
+                await recv.process.stdout.aclose()
+                # Keep feeding: the next write meets the closed pipe.
+                await recv.process.wait()
+                nursery.cancel_scope.cancel()
+            err = await recv.stderr.rest()
+    assert recv.process.returncode == 0, err
+    assert_clean(err)
+    assert "BrokenPipe" not in "\n".join(err)
+    assert any(line.endswith("stopped: output closed") for line in err), err
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "reason"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated (SIGTERM)")],
+)
+async def test_signals_end_recv_with_a_summary(signum: int, code: int, reason: str) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with started(cli("recv", GROUP, "-p", "40208", "-i", "lo")) as recv:
+            await recv.stderr.wait_for("trio-mcast: listening on ")
+            recv.process.send_signal(signum)
+            exit_code, out, err = await recv.finish()
+    assert exit_code == code, err
+    assert out == []
+    assert err[0].endswith(f"stopped: {reason}"), err
+    assert_clean(err)
+
+
+async def test_idle_timeout_and_seed_alias_exit_1() -> None:
+    with trio.fail_after(TIMEOUT):
+        result = await run(cli("RECV", "--port=1234", "--iface", "lo", "--idle-timeout", "0.1"))
+    stderr = result.stderr.decode().splitlines()
+    assert result.returncode == 1, stderr
+    assert stderr[0] == "trio-mcast: listening on 224.0.0.1 port 1234, interface lo"
+    assert stderr[1].endswith("stopped: idle timeout")
+
+
+async def test_stats_prints_a_rate_line_every_second() -> None:
+    port = "40209"
+    recv_argv = cli("recv", GROUP, "-p", port, "-i", "lo", "--stats", "--sequence", "-q")
+    send_argv = cli(
+        "send", GROUP, "-p", port, "-i", "127.0.0.1", "--sequence", "-c", "40", "--rate", "40"
+    )
+    with trio.fail_after(TIMEOUT):
+        async with started([*recv_argv, "--duration", "1.5", "-f", "raw"]) as recv:
+            send = await run(send_argv)
+            assert send.returncode == 0, send.stderr
+            rate = await recv.stderr.wait_for("trio-mcast: rate: ")
+            code, _, err = await recv.finish()
+    assert code == 0, err
+    assert re.fullmatch(
+        r"trio-mcast: rate: \d+ datagrams/s, [\d.]+ k?bit/s, kernel drops \d+, gaps 0", rate
+    )
+    assert err[0].startswith("trio-mcast: received ")
+
+
+async def test_usage_errors_from_a_subprocess_are_one_line() -> None:
+    with trio.fail_after(TIMEOUT):
+        result = await run(cli("recv", "--port", "70000"))
+    assert result.returncode == 2
+    assert result.stdout == b""
+    assert result.stderr == b"trio-mcast: error: port must be an int in 1..65535, got 70000\n"
+
+
+async def test_console_script_matches_python_m() -> None:
+    script = os.path.join(sysconfig.get_path("scripts"), "trio-mcast")
+    if not await trio.Path(script).exists():
+        pytest.skip(f"the console script is not installed at {script}")
+    with trio.fail_after(TIMEOUT):
+        by_script = await run([script, "--version"])
+        by_module = await run(cli("--version"))
+        bad = await run([script, "recv", "-p", "0"])
+    assert by_script.returncode == by_module.returncode == 0
+    assert by_script.stdout == by_module.stdout
+    assert by_script.stdout.startswith(b"trio-mcast ")
+    assert bad.returncode == 2
+    assert bad.stderr == b"trio-mcast: error: port must be an int in 1..65535, got 0\n"
+
+
+async def test_sigterm_while_send_waits_for_stdin() -> None:
+    port = 40210
+    argv = cli("send", GROUP, "-p", str(port), "-i", "127.0.0.1", "-")
+    with trio.fail_after(TIMEOUT):
+        async with open_multicast_receiver(GROUP, port, interface="lo") as receiver:
+            process = await trio.lowlevel.open_process(
+                argv, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV
+            )
+            assert process.stdin is not None
+            assert process.stderr is not None
+            try:
+                await process.stdin.send_all(b"first\n")
+                # The datagram arriving proves send is running, signal handling included;
+                # now it blocks reading the next line.
+                assert (await receiver.receive()).payload == b"first"
+                process.send_signal(signal.SIGTERM)
+                err = await Lines(process.stderr).rest()
+                code = await process.wait()
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                with trio.CancelScope(shield=True):
+                    await process.stdin.aclose()
+                    await process.stderr.aclose()
+                    await process.wait()
+    assert code == 143, err
+    assert_clean(err)
+    assert "Fatal Python error" not in "\n".join(err)
+    assert re.fullmatch(
+        rf"trio-mcast: sent 1 datagram \(5 bytes\) to {GROUP}:{port} in \d+\.\d\d s;"
+        r" stopped: terminated \(SIGTERM\)",
+        err[-1],
+    ), err
+
+
+async def test_recv_with_stdout_closed_stops_quietly(loopback_sender: socket.socket) -> None:
+    port = 40211
+    sock = trio.socket.from_stdlib_socket(loopback_sender)
+    argv = ["sh", "-c", 'exec "$@" >&-', "sh", *cli("recv", GROUP, "-p", str(port), "-i", "lo")]
+    with trio.fail_after(TIMEOUT):
+        async with started(argv) as recv:
+            await recv.stderr.wait_for("trio-mcast: listening on ")
+            await sock.sendto(b"nobody reads this", (GROUP, port))
+            code, out, err = await recv.finish()
+    assert code == 0, err
+    assert out == []
+    assert_clean(err)
+    assert err[0].endswith("stopped: output closed"), err

@@ -1,0 +1,409 @@
+"""Pure formatters for the command line: datagrams, rates and summaries.
+
+Nothing here imports trio or touches a socket or a stream: every function
+maps values to text (or bytes) and the caller writes it. The datagram
+formats are:
+
+``text``
+    One line per datagram: source, group, size, then the payload escaped by
+    :func:`~trio_mcast._queue.escape_payload`, so the line never holds a raw
+    control character or invalid UTF-8.
+``jsonl``
+    One JSON object per line (ASCII only): ``time``, ``source``,
+    ``source_port``, ``group``, ``interface``, ``size``, ``truncated``,
+    ``payload`` (only when the payload is valid UTF-8) and always
+    ``payload_base64``.
+``raw``
+    The payload bytes, nothing else.
+``hex``
+    A header line like the ``text`` line without the payload, then a
+    ``hexdump -C`` style dump: offset, 16 hex bytes, printable ASCII column.
+
+With a sequence header (``recv --sequence``), ``text`` and ``jsonl`` add the
+sequence number and stream id and show only the payload after the header;
+``size`` stays the size of the whole datagram. ``raw`` and ``hex`` always
+show every byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+from ._queue import escape_payload
+from ._sequence import HEADER_SIZE
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._datagram import Datagram
+    from ._sequence import SequenceHeader, StreamReport
+
+__all__ = [
+    "FORMATS",
+    "HEX_BYTES_PER_LINE",
+    "ReceiveSummary",
+    "SendSummary",
+    "format_bitrate",
+    "format_datagram",
+    "format_endpoint",
+    "format_hex",
+    "format_jsonl",
+    "format_listening",
+    "format_rate",
+    "format_receive_summary",
+    "format_send_summary",
+    "format_stream",
+    "format_text",
+    "hexdump",
+]
+
+#: The datagram output formats, the first being the default.
+FORMATS: Final = ("text", "jsonl", "raw", "hex")
+HEX_BYTES_PER_LINE: Final = 16
+_BIT_UNITS: Final = ("bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s")
+# Printable ASCII for the hexdump column; everything else shows as a dot.
+_HEX_COLUMN: Final = bytes(byte if 0x20 <= byte < 0x7F else ord(".") for byte in range(256))
+
+
+class ReceiveSummary(NamedTuple):
+    """What ``recv`` reports at exit.
+
+    Attributes:
+        datagrams: Datagrams handled (printed).
+        bytes: Their payload bytes.
+        senders: Distinct source endpoints seen.
+        elapsed: Seconds from joining to stopping.
+        stop_reason: Why it stopped ("count reached", "interrupted" ...).
+        kernel_drops: Datagrams the kernel dropped, or ``None`` if unknown.
+        queue_drops: Datagrams the receiver's queue dropped.
+        truncated: Datagrams longer than the size limit.
+        filtered: Datagrams for other destinations, discarded.
+        streams: Per-stream sequence reports.
+        unsequenced: Datagrams without a sequence header, or ``None`` when
+            sequence tracking is off.
+    """
+
+    datagrams: int
+    bytes: int
+    senders: int
+    elapsed: float
+    stop_reason: str
+    kernel_drops: int | None
+    queue_drops: int
+    truncated: int
+    filtered: int
+    streams: tuple[StreamReport, ...] = ()
+    unsequenced: int | None = None
+
+
+class SendSummary(NamedTuple):
+    """What ``send`` reports at exit.
+
+    Attributes:
+        datagrams: Datagrams sent.
+        bytes: Bytes sent, headers included.
+        group: The destination group.
+        port: The destination port.
+        elapsed: Seconds spent sending.
+        stream_id: The sequence stream id, or ``None`` without ``--sequence``.
+        stop_reason: Empty when everything was sent, else why not.
+    """
+
+    datagrams: int
+    bytes: int
+    group: str
+    port: int
+    elapsed: float
+    stream_id: int | None = None
+    stop_reason: str = ""
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def format_endpoint(address: str, port: int) -> str:
+    """``address:port``, with IPv6 addresses in brackets.
+
+    Example:
+        >>> format_endpoint("ff02::1", 5000)
+        '[ff02::1]:5000'
+    """
+    if ":" in address:
+        return f"[{address}]:{port}"
+    return f"{address}:{port}"
+
+
+def _timestamp(seconds: float) -> str:
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _describe(datagram: Datagram, header: SequenceHeader | None, metadata: bool) -> str:
+    """The part of a text line before the payload."""
+    size = len(datagram.payload)
+    parts = [
+        f"{format_endpoint(*datagram.source)} -> {datagram.group}",
+        f"({_plural(size, 'byte')}, truncated)"
+        if datagram.truncated
+        else f"({_plural(size, 'byte')})",
+    ]
+    if metadata:
+        parts.append(f"if={'?' if datagram.interface is None else datagram.interface}")
+        if datagram.timestamp is not None:
+            parts.append(f"at={_timestamp(datagram.timestamp)}")
+    if header is not None:
+        parts.append(f"seq={header.sequence} stream={header.stream_id:08x}")
+    return " ".join(parts)
+
+
+def _body(datagram: Datagram, header: SequenceHeader | None) -> bytes:
+    return datagram.payload[HEADER_SIZE:] if header is not None else datagram.payload
+
+
+def format_text(
+    datagram: Datagram, *, header: SequenceHeader | None = None, metadata: bool = False
+) -> str:
+    r"""One printable line for a datagram, without the newline.
+
+    Args:
+        datagram: The datagram.
+        header: Its parsed sequence header, to show instead of its bytes.
+        metadata: Show the interface index and the kernel timestamp.
+
+    Returns:
+        The line; it holds no control character.
+
+    Example:
+        >>> from trio_mcast._datagram import Datagram
+        >>> format_text(Datagram(b"hi\n", ("10.0.0.1", 5000), "239.1.1.1"))
+        '10.0.0.1:5000 -> 239.1.1.1 (3 bytes): hi\\n'
+    """
+    escaped = escape_payload(_body(datagram, header))
+    prefix = _describe(datagram, header, metadata)
+    return f"{prefix}: {escaped}" if escaped else f"{prefix}:"
+
+
+def format_jsonl(
+    datagram: Datagram, *, received: float, header: SequenceHeader | None = None
+) -> str:
+    """One JSON object for a datagram, on one line, without the newline.
+
+    Args:
+        datagram: The datagram.
+        received: When it was received, in seconds since the epoch; the
+            kernel timestamp is used instead when the datagram has one.
+        header: Its parsed sequence header: adds ``sequence``, ``stream_id``
+            and ``sent_ns``, and the payload fields hold what follows it.
+
+    Returns:
+        ASCII-only JSON text.
+    """
+    body = _body(datagram, header)
+    record: dict[str, object] = {
+        "time": datagram.timestamp if datagram.timestamp is not None else received,
+        "source": datagram.source[0],
+        "source_port": datagram.source[1],
+        "group": datagram.group,
+        "interface": datagram.interface,
+        "size": len(datagram.payload),
+        "truncated": datagram.truncated,
+    }
+    if header is not None:
+        record["sequence"] = header.sequence
+        record["stream_id"] = header.stream_id
+        record["sent_ns"] = header.timestamp_ns
+    with contextlib.suppress(UnicodeDecodeError):
+        record["payload"] = body.decode("utf-8")
+    record["payload_base64"] = base64.b64encode(body).decode("ascii")
+    return json.dumps(record, ensure_ascii=True, separators=(", ", ": "))
+
+
+def hexdump(data: bytes) -> list[str]:
+    """``hexdump -C`` style lines: offset, hex bytes in two groups, ASCII.
+
+    Example:
+        >>> hexdump(b"TMSQ")
+        ['00000000  54 4d 53 51                                       |TMSQ|']
+    """
+    lines = []
+    for offset in range(0, len(data), HEX_BYTES_PER_LINE):
+        chunk = data[offset : offset + HEX_BYTES_PER_LINE]
+        left = " ".join(f"{byte:02x}" for byte in chunk[:8])
+        right = " ".join(f"{byte:02x}" for byte in chunk[8:])
+        ascii_column = chunk.translate(_HEX_COLUMN).decode("ascii")
+        lines.append(f"{offset:08x}  {left:<23}  {right:<23}  |{ascii_column}|")
+    return lines
+
+
+def format_hex(
+    datagram: Datagram, *, header: SequenceHeader | None = None, metadata: bool = False
+) -> str:
+    """A header line, then a hexdump of every payload byte; no final newline."""
+    return "\n".join([_describe(datagram, header, metadata), *hexdump(datagram.payload)])
+
+
+def format_datagram(
+    output_format: str,
+    datagram: Datagram,
+    *,
+    received: float,
+    header: SequenceHeader | None = None,
+    metadata: bool = False,
+) -> bytes:
+    """A datagram in one of :data:`FORMATS`, ready to write to stdout.
+
+    Args:
+        output_format: One of :data:`FORMATS`.
+        datagram: The datagram.
+        received: The receive time in seconds since the epoch (``jsonl``).
+        header: Its parsed sequence header, if any.
+        metadata: Show interface and timestamp (``text`` and ``hex``).
+
+    Returns:
+        UTF-8 text ending in a newline, or the bare payload for ``raw``.
+
+    Raises:
+        ValueError: ``output_format`` is not one of :data:`FORMATS`.
+    """
+    if output_format == "text":
+        text = format_text(datagram, header=header, metadata=metadata)
+    elif output_format == "jsonl":
+        text = format_jsonl(datagram, received=received, header=header)
+    elif output_format == "hex":
+        text = format_hex(datagram, header=header, metadata=metadata)
+    elif output_format == "raw":
+        return datagram.payload
+    else:
+        raise ValueError(
+            f"output format must be one of {', '.join(FORMATS)}, got {output_format!r}"
+        )
+    return (text + "\n").encode("utf-8")
+
+
+def format_bitrate(bits_per_second: float) -> str:
+    """A bit rate with an SI prefix and three significant digits.
+
+    Example:
+        >>> format_bitrate(1_234_567)
+        '1.23 Mbit/s'
+    """
+    value = float(bits_per_second)
+    unit = 0
+    while abs(value) >= 999.5 and unit < len(_BIT_UNITS) - 1:
+        value /= 1000
+        unit += 1
+    if unit == 0:
+        return f"{value:.0f} {_BIT_UNITS[0]}"
+    # Three significant digits, trailing zeros kept so the width stays steady.
+    decimals = 0 if abs(value) >= 99.95 else 1 if abs(value) >= 9.995 else 2
+    return f"{value:.{decimals}f} {_BIT_UNITS[unit]}"
+
+
+def _or_na(value: int | None) -> str:
+    return "n/a" if value is None else str(value)
+
+
+def format_rate(
+    datagrams_per_second: float, bits_per_second: float, kernel_drops: int | None, gaps: int | None
+) -> str:
+    """The live ``--stats`` line.
+
+    Args:
+        datagrams_per_second: The datagram rate over the last interval.
+        bits_per_second: The payload bit rate over the last interval.
+        kernel_drops: Kernel drops so far, or ``None`` if unknown.
+        gaps: Missing sequence numbers so far, or ``None`` without tracking.
+
+    Example:
+        >>> format_rate(10, 8000, 0, None)
+        'rate: 10 datagrams/s, 8.00 kbit/s, kernel drops 0, gaps n/a'
+    """
+    return (
+        f"rate: {datagrams_per_second:.0f} datagrams/s, {format_bitrate(bits_per_second)},"
+        f" kernel drops {_or_na(kernel_drops)}, gaps {_or_na(gaps)}"
+    )
+
+
+def _milliseconds(nanoseconds: float) -> str:
+    return f"{nanoseconds / 1e6:.3f}"
+
+
+def format_stream(report: StreamReport) -> str:
+    """One summary line for a sequence stream.
+
+    Example:
+        >>> from trio_mcast._sequence import StreamReport
+        >>> line = format_stream(StreamReport(("10.0.0.1", 5000), 42, 9, 1, 0, 2, 0, 9, None))
+        >>> for part in line.split(": "):
+        ...     print(part)
+        stream 0000002a from 10.0.0.1:5000
+        received 9, lost 1, duplicated 0, reordered 2, sequence 0..9
+    """
+    line = (
+        f"stream {report.stream_id:08x} from {format_endpoint(*report.source)}:"
+        f" received {report.received}, lost {report.lost}, duplicated {report.duplicates},"
+        f" reordered {report.reordered}, sequence {report.lowest}..{report.highest}"
+    )
+    latency = report.latency
+    if latency is not None:
+        line += (
+            f", latency min/avg/max {_milliseconds(latency.minimum_ns)}/"
+            f"{_milliseconds(latency.average_ns)}/{_milliseconds(latency.maximum_ns)} ms"
+        )
+    return line
+
+
+def format_receive_summary(summary: ReceiveSummary) -> list[str]:
+    """The lines ``recv`` prints at exit, without newlines or prefix."""
+    lines = [
+        f"received {_plural(summary.datagrams, 'datagram')} ({_plural(summary.bytes, 'byte')})"
+        f" from {_plural(summary.senders, 'sender')} in {summary.elapsed:.2f} s;"
+        f" stopped: {summary.stop_reason}",
+        f"kernel drops {_or_na(summary.kernel_drops)}, queue drops {summary.queue_drops},"
+        f" truncated {summary.truncated}, filtered {summary.filtered}",
+    ]
+    if summary.unsequenced is not None:
+        streams = summary.streams
+        lines.extend(format_stream(report) for report in streams)
+        lines.append(
+            f"sequence: {_plural(len(streams), 'stream')},"
+            f" lost {sum(report.lost for report in streams)},"
+            f" duplicated {sum(report.duplicates for report in streams)},"
+            f" reordered {sum(report.reordered for report in streams)},"
+            f" unsequenced {summary.unsequenced}"
+        )
+    return lines
+
+
+def format_send_summary(summary: SendSummary) -> str:
+    """The line ``send`` prints at exit."""
+    line = (
+        f"sent {_plural(summary.datagrams, 'datagram')} ({_plural(summary.bytes, 'byte')}) to"
+        f" {format_endpoint(summary.group, summary.port)} in {summary.elapsed:.2f} s"
+    )
+    if summary.stream_id is not None:
+        line += f"; stream {summary.stream_id:08x}"
+    if summary.stop_reason:
+        line += f"; stopped: {summary.stop_reason}"
+    return line
+
+
+def format_listening(
+    groups: Sequence[str], port: int, interface: str | int | None, sources: Sequence[str] = ()
+) -> str:
+    """The line ``recv`` prints once it has joined.
+
+    Example:
+        >>> format_listening(["239.1.1.1"], 5000, "eth0")
+        'listening on 239.1.1.1 port 5000, interface eth0'
+    """
+    where = "the kernel's choice" if interface is None else str(interface)
+    line = f"listening on {', '.join(groups)} port {port}, interface {where}"
+    if sources:
+        line += f", sources {', '.join(sources)}"
+    return line
