@@ -1,0 +1,546 @@
+"""Run the selected workloads, print the tables and targets, write the JSON.
+
+Contenders of a workload run one after another in the same process,
+interleaved: every repetition goes round all of them, starting one further
+along the list each time, so that no contender always runs first (or right
+after the most expensive one). The tables report medians over the
+repetitions, with the min-max range, because the machine is small and shared.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, TypeVar
+
+from . import _flood, _live, _throughput
+from ._net import (
+    allow_memberships,
+    group_addresses,
+    machine_description,
+    next_port,
+    settle_allocator,
+)
+from ._options import OVERFLOW_POLICIES
+from ._stats import (
+    format_bytes,
+    format_micros,
+    format_rate,
+    format_table,
+    spread,
+    summarize,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from ._live import LiveContender
+    from ._options import Settings
+    from ._stats import Sample, Summary
+    from ._throughput import DrainContender
+
+_T = TypeVar("_T")
+
+#: case -> contender -> one sample per repetition.
+Results = dict[str, dict[str, list["Sample"]]]
+
+REFERENCE: Final = "raw-recvfrom"
+METADATA_REFERENCE: Final = "raw-recvmsg"
+LATENCY_REFERENCE: Final = "stdlib-blocking"
+#: The metadata contenders join this many groups; the pre-fill goes to the first.
+METADATA_GROUPS: Final = 4
+
+DRAIN_CONTENDERS: Final[Mapping[str, DrainContender]] = {
+    "raw-recvfrom": _throughput.run_raw_recvfrom,
+    "raw-recvmsg": _throughput.run_raw_recvmsg,
+    "asyncio-protocol": _throughput.run_asyncio_protocol,
+    "trio-naive": _throughput.run_trio_naive,
+    "trio_mcast-iter": _throughput.run_trio_mcast_iter,
+    "trio_mcast-batch": _throughput.run_trio_mcast_batch,
+    "trio_mcast-metadata": _throughput.run_trio_mcast_metadata,
+}
+LIVE_CONTENDERS: Final[Mapping[str, LiveContender]] = {
+    "stdlib-blocking": _live.run_stdlib_blocking,
+    "asyncio-protocol": _live.run_asyncio_protocol,
+    "trio-naive": _live.run_trio_naive,
+    "trio_mcast-iter": _live.run_trio_mcast_iter,
+    "trio_mcast-batch": _live.run_trio_mcast_batch,
+}
+GROWTH_CONTENDERS: Final = ("raw-recvfrom", "raw-recvmsg", "trio_mcast-iter")
+
+# The targets, as (numerator, denominator, minimum ratio) over drain medians.
+_DRAIN_TARGETS: Final = (
+    ("trio_mcast-iter", REFERENCE, 0.75),
+    ("trio_mcast-batch", REFERENCE, 0.85),
+    ("trio_mcast-metadata", METADATA_REFERENCE, 0.75),
+    ("trio_mcast-iter", "asyncio-protocol", 8.0),
+    ("trio_mcast-iter", "trio-naive", 3.0),
+)
+LATENCY_LIMIT: Final = 1.5
+RSS_LIMIT: Final = 64 << 20
+# "Throughput must not fall with the number of groups beyond what recvmsg
+# itself costs": going from 1 to K groups, trio_mcast-iter may lose what going
+# from raw-recvfrom (1 group) to raw-recvmsg (K groups) loses, and 10% more.
+GROWTH_TOLERANCE: Final = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One target's verdict.
+
+    Attributes:
+        name: What is compared, as in the issue.
+        detail: The measured figures.
+        passed: True or False; None when its workload did not run.
+    """
+
+    name: str
+    detail: str
+    passed: bool | None
+
+    @property
+    def verdict(self) -> str:
+        """PASS, FAIL or n/a."""
+        return "n/a" if self.passed is None else "PASS" if self.passed else "FAIL"
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def rotated(items: Sequence[_T], shift: int) -> list[_T]:
+    """``items`` starting at position ``shift`` (mod its length), wrapping round."""
+    if not items:
+        return []
+    shift %= len(items)
+    return [*items[shift:], *items[:shift]]
+
+
+def _new_results(cases: Sequence[str], contenders: Sequence[str]) -> Results:
+    return {case: {name: [] for name in contenders} for case in cases}
+
+
+def _drain_case(name: str, count: int, size: int) -> _throughput.DrainCase:
+    joined = group_addresses(METADATA_GROUPS if name.endswith(("recvmsg", "metadata")) else 1)
+    return _throughput.DrainCase(tuple(joined), (joined[0],), next_port(), count, size)
+
+
+def _measure_drain(
+    name: str, run: DrainContender, case: _throughput.DrainCase, label: str = ""
+) -> Sample:
+    # A full collection first, so no contender inherits the previous one's garbage.
+    gc.collect()
+    sample = run(case)
+    note = ""
+    if sample["shortfall"] or sample["kernel_drops"]:
+        note = f"  SHORTFALL {sample['shortfall']:.0f}, kernel drops {sample['kernel_drops']:.0f}"
+    _log(f"  {label}{name:<20} {format_rate(sample['rate']):>8}/s{note}")
+    return sample
+
+
+def run_drain(settings: Settings) -> Results:
+    """The drain-throughput workload."""
+    case_name = f"{settings.drain_size}B x {settings.drain_count}"
+    names = list(DRAIN_CONTENDERS)
+    results = _new_results([case_name], names)
+    for repetition in range(settings.repetitions):
+        _log(f"drain, repetition {repetition + 1}/{settings.repetitions}")
+        for name in rotated(names, repetition):
+            case = _drain_case(name, settings.drain_count, settings.drain_size)
+            results[case_name][name].append(_measure_drain(name, DRAIN_CONTENDERS[name], case))
+    return results
+
+
+def run_live(settings: Settings) -> Results:
+    """The live rate-and-latency workload."""
+    cases = {f"{rate // 1000}k/s": rate for rate in settings.live_rates}
+    names = list(LIVE_CONTENDERS)
+    results = _new_results(list(cases), names)
+    for repetition in range(settings.repetitions):
+        _log(f"live, repetition {repetition + 1}/{settings.repetitions}")
+        for case_name, rate in cases.items():
+            for name in rotated(names, repetition):
+                case = _live.LiveCase(
+                    group_addresses(1)[0], next_port(), rate, settings.live_seconds
+                )
+                gc.collect()
+                sample = _live.measure(LIVE_CONTENDERS[name], case)
+                results[case_name][name].append(sample)
+                _log(
+                    f"  {case_name:>7} {name:<20} loss {sample['loss_pct']:5.1f}%"
+                    f"  p50 {format_micros(sample.get('p50_us', math.nan))}"
+                    f"  p99 {format_micros(sample.get('p99_us', math.nan))}"
+                )
+    return results
+
+
+def run_flood(settings: Settings) -> Results:
+    """The memory-under-flood workload (each flood in a fresh process)."""
+    results = _new_results([f"{settings.flood_size}B"], list(OVERFLOW_POLICIES))
+    case_name = f"{settings.flood_size}B"
+    for repetition in range(settings.flood_repetitions):
+        for policy in rotated(OVERFLOW_POLICIES, repetition):
+            _log(f"flood, {policy}, {settings.flood_seconds:g} s")
+            sample = _flood.measure(
+                policy,
+                group=group_addresses(1)[0],
+                port=next_port(),
+                seconds=settings.flood_seconds,
+                size=settings.flood_size,
+            )
+            results[case_name][policy].append(sample)
+            growth = format_bytes(sample["rss_growth"])
+            _log(f"  sent {sample['sent']:.0f}, peak RSS growth {growth}")
+    return results
+
+
+def run_growth(settings: Settings) -> Results:
+    """The cost-of-growth workload: group counts and datagram sizes.
+
+    raw-recvfrom can only read one group (it is bound to it), so it runs in
+    the one-group cases only.
+    """
+    plan: dict[str, tuple[int, int, int]] = {}
+    for groups in settings.growth_groups:
+        plan[f"groups={groups}"] = (groups, settings.drain_size, settings.growth_count)
+    for size, count in settings.growth_sizes:
+        plan[f"size={size}"] = (1, size, count)
+    results = _new_results(list(plan), list(GROWTH_CONTENDERS))
+    for case_name, (groups, _, _) in plan.items():
+        if groups != 1:
+            del results[case_name][REFERENCE]
+    allow_memberships(max(settings.growth_groups))
+    for repetition in range(settings.repetitions):
+        _log(f"growth, repetition {repetition + 1}/{settings.repetitions}")
+        for case_name, (groups, size, count) in plan.items():
+            joined = tuple(group_addresses(groups))
+            for name in rotated(list(results[case_name]), repetition):
+                # Round-robin over every joined group: the lookup must cope with all.
+                case = _throughput.DrainCase(joined, joined, next_port(), count, size)
+                sample = _measure_drain(name, DRAIN_CONTENDERS[name], case, f"{case_name:<11}")
+                results[case_name][name].append(sample)
+    return results
+
+
+def _median(results: Results, case: str, name: str, metric: str) -> float:
+    summary = summarize(results.get(case, {}).get(name, []), metric)
+    return math.nan if summary is None else summary.median
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    if denominator == 0 or math.isnan(numerator) or math.isnan(denominator):
+        return math.nan
+    return numerator / denominator
+
+
+def _rate_cell(summary: Summary | None) -> tuple[str, str]:
+    if summary is None:
+        return "-", "-"
+    return f"{format_rate(summary.median)}/s", spread(summary, format_rate)
+
+
+def drain_table(results: Results) -> str:
+    """The drain table: rates (wall clock and CPU time), ratios to raw-recvfrom, losses."""
+    blocks = []
+    for case, by_name in results.items():
+        reference = summarize(by_name.get(REFERENCE, []), "rate")
+        cpu_reference = summarize(by_name.get(REFERENCE, []), "cpu_rate")
+        rows = []
+        for name, samples in by_name.items():
+            summary = summarize(samples, "rate")
+            cpu = summarize(samples, "cpu_rate")
+            median, low_high = _rate_cell(summary)
+            ratio = _ratio(
+                summary.median if summary else math.nan,
+                reference.median if reference else math.nan,
+            )
+            cpu_ratio = _ratio(
+                cpu.median if cpu else math.nan,
+                cpu_reference.median if cpu_reference else math.nan,
+            )
+            lost = max((sample["shortfall"] for sample in samples), default=0)
+            drops = max((sample["kernel_drops"] for sample in samples), default=0)
+            rows.append(
+                [
+                    name,
+                    median,
+                    low_high,
+                    f"{ratio:.2f}x",
+                    _rate_cell(cpu)[0],
+                    f"{cpu_ratio:.2f}x",
+                    f"{lost:.0f}",
+                    f"{drops:.0f}",
+                    str(len(samples)),
+                ]
+            )
+        headers = [
+            "contender", "median", "min-max", f"vs {REFERENCE}", "per CPU s", "vs ref (CPU)",
+            "lost", "kdrops", "runs",
+        ]  # fmt: skip
+        blocks.append(
+            f"Drain throughput ({case}; datagrams per wall-clock second, and per second of"
+            f" this process's CPU time)\n{format_table(headers, rows)}"
+        )
+    return "\n\n".join(blocks)
+
+
+def live_table(results: Results) -> str:
+    """The live tables: loss and latency percentiles, p99 ratio to the blocking loop."""
+    blocks = []
+    for case, by_name in results.items():
+        reference = summarize(by_name.get(LATENCY_REFERENCE, []), "p99_us")
+        rows = []
+        for name, samples in by_name.items():
+            loss = summarize(samples, "loss_pct")
+            p50 = summarize(samples, "p50_us")
+            p99 = summarize(samples, "p99_us")
+            peak = summarize(samples, "max_us")
+            received = summarize(samples, "received")
+            sent = summarize(samples, "sent")
+            ratio = (
+                _ratio(p99.median, reference.median)
+                if p99 is not None and reference is not None
+                else math.nan
+            )
+            rows.append(
+                [
+                    name,
+                    "-"
+                    if received is None or sent is None
+                    else f"{received.median:.0f}/{sent.median:.0f}",
+                    "-"
+                    if loss is None
+                    else f"{loss.median:.2f}% ({loss.low:.2f}-{loss.high:.2f})",
+                    "-" if p50 is None else format_micros(p50.median),
+                    "-"
+                    if p99 is None
+                    else f"{format_micros(p99.median)} ({spread(p99, format_micros)})",
+                    "-" if peak is None else format_micros(peak.median),
+                    f"{ratio:.2f}x",
+                ]
+            )
+        headers = [
+            "contender",
+            "received/sent",
+            "loss",
+            "p50",
+            "p99 (min-max)",
+            "max",
+            f"p99 vs {LATENCY_REFERENCE}",
+        ]
+        blocks.append(f"Live rate and latency at {case}\n{format_table(headers, rows)}")
+    return "\n\n".join(blocks)
+
+
+def flood_table(results: Results) -> str:
+    """The flood table: accounting of every datagram, queue bound, memory."""
+    blocks = []
+    for case, by_policy in results.items():
+        rows = []
+        for policy, samples in by_policy.items():
+            for sample in samples:
+                rows.append(
+                    [
+                        policy,
+                        f"{sample['sent']:.0f}",
+                        f"{format_rate(sample['send_rate'])}/s",
+                        f"{sample['taken']:.0f}",
+                        f"{sample['delivered']:.0f}",
+                        f"{sample['queue_drops']:.0f}",
+                        f"{sample['kernel_drops']:.0f}",
+                        f"{sample['unaccounted']:.0f}",
+                        f"{sample['max_pending']:.0f}/{sample['queue_size']:.0f}",
+                        format_bytes(sample["rss_growth"]),
+                    ]
+                )
+        headers = [
+            "policy",
+            "sent",
+            "rate",
+            "taken",
+            "delivered",
+            "queue drops",
+            "kernel drops",
+            "unaccounted",
+            "max pending",
+            "peak RSS growth",
+        ]
+        blocks.append(
+            f"Memory under flood ({case}, consumer stalled)\n{format_table(headers, rows)}\n"
+            "taken = read from the socket (delivered + queue drops);"
+            " unaccounted = sent - taken - kernel drops"
+        )
+    return "\n\n".join(blocks)
+
+
+def growth_table(results: Results) -> str:
+    """The growth table: each contender's rate per case, and trio_mcast's ratio."""
+    rows = []
+    for case, by_name in results.items():
+        cells: list[str] = [case]
+        for name in GROWTH_CONTENDERS:
+            cells.extend(_rate_cell(summarize(by_name.get(name, []), "rate")))
+        reference = REFERENCE if REFERENCE in by_name else METADATA_REFERENCE
+        ratio = _ratio(
+            _median(results, case, "trio_mcast-iter", "rate"),
+            _median(results, case, reference, "rate"),
+        )
+        lost = max(
+            (sample["shortfall"] for samples in by_name.values() for sample in samples), default=0
+        )
+        cells.extend([f"{ratio:.2f}x vs {reference}", f"{lost:.0f}"])
+        rows.append(cells)
+    headers = ["case"]
+    for name in GROWTH_CONTENDERS:
+        headers.extend([name, "min-max"])
+    headers.extend(["trio_mcast-iter", "lost"])
+    return (
+        "Cost of growth (drain; groups=K: 200B round-robin over K joined groups;"
+        " size=S: S-byte datagrams, one group)\n" + format_table(headers, rows)
+    )
+
+
+def evaluate_targets(results: Mapping[str, Results]) -> list[Target]:
+    """The issue's targets, from the medians of this run."""
+    targets: list[Target] = []
+    drain = results.get("drain")
+    drain_case = next(iter(drain)) if drain else ""
+    for numerator, denominator, minimum in _DRAIN_TARGETS:
+        name = f"drain {numerator} >= {minimum:g} x {denominator}"
+        if drain is None:
+            targets.append(Target(name, "not run", None))
+            continue
+        ratio, cpu_ratio = (
+            _ratio(
+                _median(drain, drain_case, numerator, metric),
+                _median(drain, drain_case, denominator, metric),
+            )
+            for metric in ("rate", "cpu_rate")
+        )
+        targets.append(
+            Target(
+                name,
+                f"{ratio:.2f}x (per CPU second: {cpu_ratio:.2f}x)",
+                None if math.isnan(ratio) else ratio >= minimum,
+            )
+        )
+
+    live = results.get("live")
+    name = f"latency p99 at 10k/s: trio_mcast-iter <= {LATENCY_LIMIT:g} x {LATENCY_REFERENCE}"
+    if live is None or "10k/s" not in live:
+        targets.append(Target(name, "not run", None))
+    else:
+        ours = _median(live, "10k/s", "trio_mcast-iter", "p99_us")
+        theirs = _median(live, "10k/s", LATENCY_REFERENCE, "p99_us")
+        ratio = _ratio(ours, theirs)
+        targets.append(
+            Target(
+                name,
+                f"{format_micros(ours)} vs {format_micros(theirs)} = {ratio:.2f}x",
+                None if math.isnan(ratio) else ratio <= LATENCY_LIMIT,
+            )
+        )
+
+    flood = results.get("flood")
+    name = f"flood, stalled consumer: peak RSS growth <= {format_bytes(RSS_LIMIT)}"
+    if flood is None:
+        targets.append(Target(name, "not run", None))
+    else:
+        samples = [
+            sample for by_policy in flood.values() for s in by_policy.values() for sample in s
+        ]
+        worst = max(sample["rss_growth"] for sample in samples)
+        bounded = all(sample["max_pending"] <= sample["queue_size"] for sample in samples)
+        counted = all(abs(sample["unaccounted"]) <= 0.001 * sample["sent"] for sample in samples)
+        targets.append(
+            Target(
+                name,
+                f"worst {format_bytes(worst)}; queue bound held: {bounded};"
+                f" drops counted (sent = taken + kernel drops, within 0.1%): {counted}",
+                worst <= RSS_LIMIT and bounded and counted,
+            )
+        )
+
+    growth = results.get("growth")
+    name = (
+        "growth: iter(K groups)/iter(1) >="
+        f" {GROWTH_TOLERANCE:g} x raw-recvmsg(K)/raw-recvfrom(1), K = 8, 64"
+    )
+    cases = ("groups=1", "groups=8", "groups=64")
+    if growth is None or any(case not in growth for case in cases):
+        targets.append(Target(name, "not run", None))
+    else:
+        one = _median(growth, "groups=1", "trio_mcast-iter", "rate")
+        raw_one = _median(growth, "groups=1", REFERENCE, "rate")
+        details = []
+        verdicts = []
+        for case in cases[1:]:
+            ours = _ratio(_median(growth, case, "trio_mcast-iter", "rate"), one)
+            allowed = _ratio(_median(growth, case, METADATA_REFERENCE, "rate"), raw_one)
+            details.append(f"{case}: {ours:.2f} vs {allowed:.2f}")
+            if not (math.isnan(ours) or math.isnan(allowed)):
+                verdicts.append(ours >= GROWTH_TOLERANCE * allowed)
+        targets.append(
+            Target(name, "; ".join(details), all(verdicts) if len(verdicts) == 2 else None)
+        )
+    return targets
+
+
+def targets_table(targets: Sequence[Target]) -> str:
+    """The verdicts, one per line: verdict, target, then what was measured."""
+    width = max((len(target.name) for target in targets), default=0)
+    lines = [f"{t.verdict:<4}  {t.name.ljust(width)}  {t.detail}" for t in targets]
+    return "\n".join(["Targets (medians of this run)", *lines])
+
+
+_RUNNERS: Final = {
+    "drain": (run_drain, drain_table),
+    "live": (run_live, live_table),
+    "flood": (run_flood, flood_table),
+    "growth": (run_growth, growth_table),
+}
+
+
+def run(settings: Settings) -> int:
+    """Run everything ``settings`` selects; 0 when it all ran (targets do not set the status)."""
+    machine = machine_description()
+    _log(
+        f"machine: {machine['cpus']} x {machine['cpu_model']}, Linux {machine['kernel']},"
+        f" Python {machine['python']}; workloads: {', '.join(settings.workloads)}"
+    )
+    settle_allocator()
+    started = time.monotonic()
+    results: dict[str, Results] = {}
+    tables: list[str] = []
+    for workload in settings.workloads:
+        runner, render = _RUNNERS[workload]
+        results[workload] = runner(settings)
+        tables.append(render(results[workload]))
+    elapsed = time.monotonic() - started
+    targets = evaluate_targets(results)
+    print()
+    print("\n\n".join([*tables, targets_table(targets)]))
+    print(
+        f"\n{machine['cpus']} CPUs ({machine['cpu_model']}), Linux {machine['kernel']},"
+        f" Python {machine['python']}; {settings.repetitions} repetitions, interleaved;"
+        f" {elapsed:.0f} s"
+    )
+    if settings.json_path is not None:
+        document = {
+            "machine": machine,
+            "settings": {key: getattr(settings, key) for key in settings.__dataclass_fields__},
+            "elapsed_seconds": elapsed,
+            "results": results,
+            "targets": [
+                {"name": t.name, "measured": t.detail, "verdict": t.verdict} for t in targets
+            ],
+        }
+        with open(settings.json_path, "w") as file:
+            json.dump(document, file, indent=1)
+            file.write("\n")
+        _log(f"raw figures written to {settings.json_path}")
+    return 0
