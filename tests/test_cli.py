@@ -1,9 +1,9 @@
 """In-process tests of the command line: parsing, validation, exit codes, messages.
 
-Most tests replace the three network entry points (``_run_recv``,
-``_run_send`` and ``_run_demo``) with stubs that record the validated
-options, so only parsing and validation run. The few that run for real do
-so inside the test suite's private network namespace.
+Most tests replace the three network entry points (``run_recv``,
+``run_send`` and ``run_demo``, as ``trio_mcast._cli`` calls them) with stubs
+that record the validated options, so only parsing and validation run. The
+few that run for real do so inside the test suite's private network namespace.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def stubbed_commands() -> Iterator[list[Call]]:
     calls: list[Call] = []
     with pytest.MonkeyPatch.context() as patch:
         for command in ("recv", "send", "demo"):
-            patch.setattr(_cli, f"_run_{command}", _recorder(calls, command))
+            patch.setattr(_cli, f"run_{command}", _recorder(calls, command))
         yield calls
 
 
@@ -700,7 +700,7 @@ def test_grouped_join_error_prints_error_and_hint(
         hint="raise the limit",
     )
     group = BaseExceptionGroup("nursery", [BaseExceptionGroup("inner", [error])])
-    monkeypatch.setattr(_cli, "_run_recv", _failing(group))
+    monkeypatch.setattr(_cli, "run_recv", _failing(group))
     assert main(["recv", "239.1.1.1"]) == EXIT_NETWORK
     assert error_lines(capsys) == [
         "trio-mcast: error: cannot join group 239.1.1.1: No buffer space (errno 105)",
@@ -711,7 +711,7 @@ def test_grouped_join_error_prints_error_and_hint(
 def test_plain_os_error_exits_3(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_cli, "_run_send", _failing(OSError(errno.EACCES, "Permission denied")))
+    monkeypatch.setattr(_cli, "run_send", _failing(OSError(errno.EACCES, "Permission denied")))
     assert main(["send", "-m", "x"]) == EXIT_NETWORK
     assert error_lines(capsys) == ["trio-mcast: error: [Errno 13] Permission denied"]
 
@@ -720,7 +720,7 @@ def test_messages_are_kept_on_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     error = InvalidArgumentError("bad\nvalue\x1b[31m", parameter="x", value=1)
-    monkeypatch.setattr(_cli, "_run_recv", _failing(error))
+    monkeypatch.setattr(_cli, "run_recv", _failing(error))
     assert main(["recv"]) == EXIT_USAGE
     assert error_lines(capsys) == ["trio-mcast: error: bad\\nvalue\\x1b[31m"]
 
@@ -728,13 +728,13 @@ def test_messages_are_kept_on_one_line(
 def test_keyboard_interrupt_exits_130_quietly(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_cli, "_run_demo", _failing(KeyboardInterrupt()))
+    monkeypatch.setattr(_cli, "run_demo", _failing(KeyboardInterrupt()))
     assert main(["demo"]) == EXIT_INTERRUPTED
     assert error_lines(capsys) == []
 
 
 def test_bugs_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_cli, "_run_recv", _failing(RuntimeError("bug")))
+    monkeypatch.setattr(_cli, "run_recv", _failing(RuntimeError("bug")))
     with pytest.raises(RuntimeError, match=r"^bug$"):
         main(["recv"])
 

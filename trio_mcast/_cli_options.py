@@ -1,0 +1,278 @@
+"""The validated options of each command, and how parsed arguments become them.
+
+:mod:`trio_mcast._cli_args` parses the command line into an
+:class:`argparse.Namespace`; :func:`recv_options` and :func:`send_options`
+check it, fill in the ``MULTICAST_*`` defaults and return the frozen options
+the runs use. ``demo`` has no options to check.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from ._cli_exits import UsageError
+from ._config import default_group, default_max_datagram_size, default_port, default_ttl
+from ._errors import InvalidArgumentError
+from ._validate import (
+    validate_group,
+    validate_interface,
+    validate_join_args,
+    validate_max_datagram_size,
+    validate_port,
+    validate_positive_int,
+    validate_ttl,
+)
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ._validate import Interface
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "DEMO_COUNT",
+    "DEMO_GROUP",
+    "DEMO_TIMEOUT",
+    "DemoOptions",
+    "RecvOptions",
+    "SendOptions",
+    "recv_options",
+    "send_options",
+]
+
+#: An organization-local group (RFC 2365) that the demo joins on loopback only.
+DEMO_GROUP: Final = "239.255.42.99"
+DEMO_COUNT: Final = 5
+DEMO_TIMEOUT: Final = 5.0
+#: The chunk size of ``send --binary`` without ``--size``.
+DEFAULT_CHUNK_SIZE: Final = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RecvOptions:
+    """The validated options of ``recv`` (and of the demo's receiving half).
+
+    Attributes:
+        groups: The groups to join, canonical text, one family.
+        port: The UDP port.
+        interface: The interface, or ``None`` for the kernel's choice.
+        sources: Source-specific multicast senders; empty for any source.
+        count: Stop after this many datagrams, or ``None``.
+        duration: Stop after this many seconds, or ``None``.
+        idle_timeout: Stop when nothing arrives for this many seconds.
+        output_format: One of :data:`~trio_mcast._output.FORMATS`.
+        max_size: Longer datagrams are truncated to this many bytes.
+        metadata: Ask for and show the interface and kernel timestamp.
+        stats: Print a rate line every second, and the summary.
+        sequence: Parse sequence headers and report per stream.
+        quiet: Print neither the listening line nor the summary.
+    """
+
+    groups: tuple[str, ...]
+    port: int
+    interface: Interface | None = None
+    sources: tuple[str, ...] = ()
+    count: int | None = None
+    duration: float | None = None
+    idle_timeout: float | None = None
+    output_format: str = "text"
+    max_size: int = 65535
+    metadata: bool = False
+    stats: bool = False
+    sequence: bool = False
+    quiet: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """The validated options of ``send``.
+
+    Attributes:
+        group: The destination group.
+        port: The destination port.
+        interface: The outgoing interface, or ``None`` for the routing table.
+        ttl: The multicast TTL (IPv6 hop limit).
+        loopback: Also deliver to receivers on this host.
+        message: The payload, or ``None`` to read standard input.
+        binary: Read standard input in chunks of ``size`` bytes, not lines.
+        count: How many datagrams; ``None`` means one message, or all of
+            standard input.
+        rate: Datagrams per second, or ``None`` for as fast as possible.
+        size: Pad payloads to this many bytes (the chunk size with
+            ``binary``), or ``None``.
+        sequence: Prefix each datagram with a sequence header.
+        quiet: Do not print the summary.
+    """
+
+    group: str
+    port: int
+    interface: Interface | None = None
+    ttl: int = 1
+    loopback: bool = True
+    message: bytes | None = b""
+    binary: bool = False
+    count: int | None = None
+    rate: float | None = None
+    size: int | None = None
+    sequence: bool = False
+    quiet: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """The options of ``demo``.
+
+    Attributes:
+        count: Datagrams the demo sends itself.
+        timeout: Seconds to wait for them.
+    """
+
+    count: int = DEMO_COUNT
+    timeout: float = DEMO_TIMEOUT
+
+
+def _positive(value: float | None, parameter: str, unit: str) -> float | None:
+    # argparse has already refused what is not a finite number.
+    if value is not None and not value > 0:
+        raise InvalidArgumentError(
+            f"{parameter} must be a positive number of {unit}, got {value!r}",
+            parameter=parameter,
+            value=value,
+        )
+    return value
+
+
+def _count(args: argparse.Namespace) -> int | None:
+    return None if args.count is None else validate_positive_int(args.count, "count")
+
+
+def _interface(args: argparse.Namespace, group: str) -> Interface | None:
+    # The interface is checked against the group's family first so that its
+    # errors name the option the user typed.
+    family = socket.AF_INET6 if validate_group(group).version == 6 else socket.AF_INET
+    return validate_interface(args.interface, family, parameter="interface")
+
+
+def recv_options(args: argparse.Namespace) -> RecvOptions:
+    """Validate the parsed arguments of ``recv``.
+
+    Args:
+        args: What :func:`trio_mcast._cli_args.parse` returned for ``recv``.
+
+    Returns:
+        The options, with the ``MULTICAST_*`` defaults filled in.
+
+    Raises:
+        MulticastError: A value is invalid (or ``ConfigError``, an
+            environment variable is).
+    """
+    groups: list[str] = [*args.groups, *args.late_operands, *args.extra_groups]
+    interface = _interface(args, groups[0] if groups else default_group())
+    spec = validate_join_args(groups or None, args.port, interface, sources=args.sources or None)
+    count = _count(args)
+    max_size = (
+        default_max_datagram_size()
+        if args.max_size is None
+        else validate_max_datagram_size(args.max_size, "max-size")
+    )
+    return RecvOptions(
+        groups=spec.group_strings,
+        port=spec.port,
+        interface=spec.iface,
+        sources=spec.source_strings,
+        count=count,
+        duration=_positive(args.duration, "duration", "seconds"),
+        idle_timeout=_positive(args.idle_timeout, "idle-timeout", "seconds"),
+        output_format=args.output_format,
+        max_size=max_size,
+        metadata=args.metadata,
+        stats=args.stats,
+        sequence=args.sequence,
+        quiet=args.quiet,
+    )
+
+
+def _argv_bytes(text: str) -> bytes:
+    # Arguments that were not valid UTF-8 arrive surrogate-escaped; this
+    # gives back the exact bytes the user typed.
+    try:
+        return os.fsencode(text)
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _send_operands(args: argparse.Namespace) -> tuple[str | None, int]:
+    """The group operand of ``send``, if any, and how often standard input was asked for.
+
+    Raises:
+        UsageError: The operands and payload options do not fit together.
+    """
+    operands = [
+        operand
+        for operand in (args.group, args.stdin_operand, *args.late_operands)
+        if operand is not None
+    ]
+    from_stdin = operands.count("-")
+    groups = [operand for operand in operands if operand != "-"]
+    if args.group_option is not None:
+        groups.append(args.group_option)
+    if len(groups) > 1:
+        raise UsageError(f"give one group, not {len(groups)}: {', '.join(groups)}")
+    if args.message == "-":
+        from_stdin += 1
+    if from_stdin > 1:
+        raise UsageError("standard input ('-') can be given only once")
+    if from_stdin and args.message not in (None, "-"):
+        raise UsageError("pass either --message TEXT or '-' for standard input, not both")
+    if args.binary and not from_stdin:
+        raise UsageError("--binary reads standard input: add '-'")
+    if args.message is None and not from_stdin and not (args.sequence or args.size is not None):
+        raise UsageError(
+            "nothing to send: pass --message TEXT, '-' to read standard input,"
+            " or --sequence or --size for generated payloads"
+        )
+    return (groups[0] if groups else None), from_stdin
+
+
+def send_options(args: argparse.Namespace) -> SendOptions:
+    """Validate the parsed arguments of ``send``.
+
+    Args:
+        args: What :func:`trio_mcast._cli_args.parse` returned for ``send``.
+
+    Returns:
+        The options, with the ``MULTICAST_*`` defaults filled in.
+
+    Raises:
+        UsageError: The operands and payload options do not fit together.
+        MulticastError: A value is invalid (or ``ConfigError``, an
+            environment variable is).
+    """
+    given_group, from_stdin = _send_operands(args)
+    group = str(validate_group(given_group if given_group is not None else default_group()))
+    port = default_port() if args.port is None else validate_port(args.port)
+    interface = _interface(args, group)
+    ttl = default_ttl() if args.ttl is None else validate_ttl(args.ttl)
+    count = _count(args)
+    size = None if args.size is None else validate_max_datagram_size(args.size, "size")
+    rate = _positive(args.rate, "rate", "datagrams per second")
+    message: bytes | None = None
+    if not from_stdin:
+        message = b"" if args.message is None else _argv_bytes(args.message)
+    return SendOptions(
+        group=group,
+        port=port,
+        interface=interface,
+        ttl=ttl,
+        loopback=args.loopback,
+        message=message,
+        binary=args.binary,
+        count=count,
+        rate=rate,
+        size=size,
+        sequence=args.sequence,
+        quiet=args.quiet,
+    )

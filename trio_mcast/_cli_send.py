@@ -1,0 +1,186 @@
+"""``trio-mcast send``: send a message, or standard input, to a group.
+
+:func:`send_datagram` is also how the demo (:mod:`trio_mcast._cli_demo`)
+sends, so that both report a refused send the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+from ._cli_options import DEFAULT_CHUNK_SIZE
+from ._cli_run import Session, note, run_session
+from ._errors import join_error_from_oserror
+from ._output import SendSummary, format_endpoint, format_send_summary
+from ._sender import open_multicast_sender
+from ._sequence import new_stream_id, pack_header
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from ._cli_options import SendOptions
+    from ._validate import Interface
+
+__all__ = ["run_send", "send_datagram"]
+
+_STDIN_READ_SIZE: Final = 65536
+
+
+class _SendSession(Session):
+    """The state of one ``send`` run."""
+
+    def __init__(self, options: SendOptions) -> None:
+        super().__init__(stop_reason="")
+        self.options = options
+        self.stream_id = new_stream_id() if options.sequence else None
+
+    def print_summary(self) -> None:
+        if self.started is None or self.options.quiet:
+            return
+        options = self.options
+        note(
+            format_send_summary(
+                SendSummary(
+                    datagrams=self.datagrams,
+                    bytes=self.bytes,
+                    group=options.group,
+                    port=options.port,
+                    elapsed=self.elapsed(),
+                    stream_id=self.stream_id,
+                    stop_reason=self.stop_reason,
+                )
+            )
+        )
+
+
+class _StdinPayloads:
+    """Payloads from standard input: lines, or chunks of a fixed size.
+
+    Only the ``os.read`` runs in a worker thread: a thread abandoned on
+    Ctrl-C or SIGTERM must hold no lock of ``sys.stdin``, or the interpreter
+    aborts at exit trying to acquire it.
+    """
+
+    def __init__(self, chunk_size: int | None, fd: int = 0) -> None:
+        self._chunk_size = chunk_size
+        self._fd = fd
+        self._buffer = bytearray()
+        self._eof = False
+
+    def _take(self) -> bytes | None:
+        buffer = self._buffer
+        if self._chunk_size is not None:
+            if len(buffer) < self._chunk_size:
+                return None
+            chunk = bytes(buffer[: self._chunk_size])
+            del buffer[: self._chunk_size]
+            return chunk
+        end = buffer.find(b"\n")
+        if end < 0:
+            return None
+        line = bytes(buffer[:end])
+        del buffer[: end + 1]
+        return line.removesuffix(b"\r")
+
+    async def next(self) -> bytes | None:
+        """The next payload, or ``None`` at the end of the input."""
+        while True:
+            payload = self._take()
+            if payload is not None:
+                return payload
+            if self._eof:
+                # The last line without a newline, or the short last chunk.
+                rest = bytes(self._buffer).removesuffix(b"\r")
+                self._buffer.clear()
+                return rest if rest else None
+            data = await trio.to_thread.run_sync(
+                os.read, self._fd, _STDIN_READ_SIZE, abandon_on_cancel=True
+            )
+            if data:
+                self._buffer += data
+            else:
+                self._eof = True
+
+
+async def send_datagram(
+    send: Callable[[bytes], Awaitable[None]],
+    data: bytes,
+    group: str,
+    port: int,
+    interface: Interface | None = None,
+) -> None:
+    """Send one datagram; the OS's refusal becomes a :class:`JoinError`.
+
+    Args:
+        send: The sender's ``send``.
+        data: The datagram.
+        group: The destination group, for the message.
+        port: The destination port, for the message.
+        interface: The outgoing interface to name in the message, if any.
+
+    Raises:
+        JoinError: The send failed; the message names the destination.
+    """
+    try:
+        await send(data)
+    except OSError as exc:
+        raise join_error_from_oserror(
+            exc,
+            operation=f"send to {format_endpoint(group, port)}",
+            interface=None if interface is None else interface.label,
+        ) from exc
+
+
+async def _send(session: _SendSession) -> None:
+    options = session.options
+    async with open_multicast_sender(
+        options.group,
+        options.port,
+        interface=options.interface,
+        ttl=options.ttl,
+        loopback=options.loopback,
+    ) as sender:
+        session.started = time.monotonic()
+        try:
+            await _send_payloads(session, sender.send)
+        finally:
+            session.stopped = time.monotonic()
+
+
+async def _send_payloads(session: _SendSession, send: Callable[[bytes], Awaitable[None]]) -> None:
+    options = session.options
+    stdin = None
+    if options.message is None:
+        stdin = _StdinPayloads((options.size or DEFAULT_CHUNK_SIZE) if options.binary else None)
+    limit = options.count if options.count is not None or stdin is not None else 1
+    pad = options.size if options.size is not None and not options.binary else 0
+    start = trio.current_time()
+    number = 0
+    while limit is None or number < limit:
+        if options.rate is not None:
+            # A fixed schedule, so the rate does not drift with the send time.
+            await trio.sleep_until(start + number / options.rate)
+        if stdin is None:
+            body = options.message or b""
+        else:
+            next_body = await stdin.next()
+            if next_body is None:
+                return
+            body = next_body
+        body = body.ljust(pad, b"\0")
+        if session.stream_id is not None:
+            body = pack_header(number, time.time_ns(), session.stream_id) + body
+        await send_datagram(send, body, options.group, options.port, options.interface)
+        number += 1
+        session.datagrams = number
+        session.bytes += len(body)
+
+
+def run_send(options: SendOptions) -> int:
+    """Run ``send``; the options are already validated."""
+    session = _SendSession(options)
+    return run_session(session, lambda: _send(session))
