@@ -53,6 +53,12 @@ DEFAULT_BATCH_SIZE: Final = 256
 # queued; in between it only checks for cancellation. A full schedule point
 # per datagram would cost more than the receive itself.
 _SCHEDULE_EVERY: Final = 256
+# ... and checks for cancellation on every 16th call: the check costs about
+# 150 ns, more than the rest of the fast path, and a cancelled consumer then
+# takes at most 15 more datagrams that were already in memory.
+_CANCEL_CHECK_MASK: Final = 15
+# Bound once: the fast path cannot afford two attribute look-ups per datagram.
+_checkpoint_if_cancelled: Final = trio.lowlevel.checkpoint_if_cancelled
 _OVERFLOW_NAMES: Final = {policy.value: policy for policy in OverflowPolicy}
 
 
@@ -268,9 +274,10 @@ class MulticastReceiver:
     :meth:`receive_batch` or :meth:`receive_nowait`. Only one task may wait
     on it at a time.
 
-    Every ``receive`` call checks for cancellation; while datagrams are
-    queued it yields to other tasks once every 256 calls rather than on each
-    one, and it always yields when it has to wait.
+    While datagrams are queued, ``receive`` and ``async for`` check for
+    cancellation once every 16 datagrams and yield to other tasks once every
+    256, rather than on each one: either would cost more than receiving the
+    datagram. Whenever they have to wait, they are full checkpoints.
     """
 
     def __init__(
@@ -376,7 +383,8 @@ class MulticastReceiver:
         # the slow path and its BusyResourceError.
         if self._until_schedule and self._pending:
             self._until_schedule -= 1
-            await trio.lowlevel.checkpoint_if_cancelled()
+            if not self._until_schedule & _CANCEL_CHECK_MASK:
+                await _checkpoint_if_cancelled()
             return self._pending.popleft()
         return (await self._wait_for_datagrams())[0]
 
@@ -386,7 +394,8 @@ class MulticastReceiver:
         # the slow path and its BusyResourceError.
         if self._until_schedule and self._pending:
             self._until_schedule -= 1
-            await trio.lowlevel.checkpoint_if_cancelled()
+            if not self._until_schedule & _CANCEL_CHECK_MASK:
+                await _checkpoint_if_cancelled()
             return self._pending.popleft()
         return (await self._wait_for_datagrams())[0]
 
