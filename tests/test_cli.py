@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
-import os
 import re
 import sys
 from ipaddress import IPv4Address
@@ -22,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import trio_mcast
+from tests.budgets import FUZZ_EXAMPLES
 from trio_mcast import _cli
 from trio_mcast._cli import (
     EXIT_CODES,
@@ -54,12 +54,6 @@ ENV_VARIABLES: Final = (
     "MULTICAST_BIND_ADDR",
 )
 ERROR_LINE: Final = re.compile(r"^trio-mcast: error: \S.*$")
-# The lead's CI profile asks for thoroughness; the fuzz gets at least 2000 there.
-FUZZ_EXAMPLES: Final = (
-    max(settings().max_examples, 2000)
-    if os.environ.get("CI") == "true"
-    else settings().max_examples
-)
 
 
 class Call(NamedTuple):

@@ -203,7 +203,7 @@ class TestConstruction:
     def test_invalid_maxsize(self, maxsize: object, shown: str) -> None:
         message = rf"^maxsize must be an int >= 1, got {re.escape(shown)}$"
         with pytest.raises(ValueError, match=message) as info:
-            DatagramQueue(maxsize)  # type: ignore[arg-type]
+            DatagramQueue(maxsize)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
         assert isinstance(info.value, InvalidArgumentError)
         assert info.value.parameter == "maxsize"
         assert info.value.value is maxsize
@@ -211,7 +211,7 @@ class TestConstruction:
     def test_invalid_policy(self) -> None:
         message = r"^policy must be an OverflowPolicy member, got 'drop-oldest'$"
         with pytest.raises(ValueError, match=message) as info:
-            DatagramQueue(4, "drop-oldest")  # type: ignore[arg-type]
+            DatagramQueue(4, "drop-oldest")  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
         assert isinstance(info.value, InvalidArgumentError)
         assert info.value.parameter == "policy"
         assert info.value.value == "drop-oldest"
@@ -319,7 +319,7 @@ class TestPopping:
         queue = filled(4, OverflowPolicy.DROP_OLDEST, [1])
         message = rf"^max_count must be an int >= 1, got {re.escape(shown)}$"
         with pytest.raises(ValueError, match=message) as info:
-            queue.pop_many(max_count)  # type: ignore[arg-type]
+            queue.pop_many(max_count)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
         assert isinstance(info.value, InvalidArgumentError)
         assert info.value.parameter == "max_count"
         # A rejected call must leave the queue untouched.
@@ -352,7 +352,7 @@ class TestDecodePayload:
         assert decode_payload(b"\xe9t\xe9", encoding="latin-1") == "été"
 
     def test_bytes_like(self) -> None:
-        assert decode_payload(memoryview(b"abc")) == "abc"  # type: ignore[arg-type]
+        assert decode_payload(memoryview(b"abc")) == "abc"  # type: ignore[arg-type]  # bytes-like on purpose: it must be accepted
 
     def test_unknown_error_handler(self) -> None:
         # Rejected even though this payload would never consult the handler.
@@ -404,7 +404,7 @@ class TestEscapePayload:
         assert escape_payload(b"\x85") != escape_payload("\x85".encode())
 
     def test_bytes_like(self) -> None:
-        assert escape_payload(bytearray(b"a\nb")) == r"a\nb"  # type: ignore[arg-type]
+        assert escape_payload(bytearray(b"a\nb")) == r"a\nb"  # type: ignore[arg-type]  # bytes-like on purpose: it must be accepted
 
     @given(PAYLOADS)
     def test_output_is_one_printable_line(self, payload: bytes) -> None:

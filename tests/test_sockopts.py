@@ -545,11 +545,11 @@ def test_wrong_address_family_is_rejected() -> None:
     with pytest.raises(
         ValueError, match=r"^group must be an IPv4Address, got IPv6Address\('ff02::1:3'\)$"
     ):
-        pack_ip_mreq(GROUP6, LOCAL4)  # type: ignore[arg-type]
+        pack_ip_mreq(GROUP6, LOCAL4)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
     with pytest.raises(
         ValueError, match=r"^group must be an IPv6Address, got IPv4Address\('239\.255\.0\.1'\)$"
     ):
-        pack_ipv6_mreq(GROUP4, 0)  # type: ignore[arg-type]
+        pack_ipv6_mreq(GROUP4, 0)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
     with pytest.raises(
         ValueError,
         match=r"^source must have the address family of group: IPv4 source 198\.51\.100\.7"

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar, cast
 
 import pytest
-from hypothesis import event, given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from tests.budgets import FUZZ_EXAMPLES
 from trio_mcast import _config
 from trio_mcast._errors import (
     ConfigError,
@@ -292,7 +293,7 @@ def test_groups_from_a_generator() -> None:
 )
 def test_invalid_groups(groups: object, value: object, message: str) -> None:
     with pytest.raises(InvalidGroupError, match=exact(message)) as info:
-        validate_join_args(groups, 5000)  # type: ignore[arg-type]
+        validate_join_args(groups, 5000)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
     assert info.value.parameter == "groups"
     assert info.value.value == value
     assert info.value.group is info.value.value
@@ -317,7 +318,7 @@ def test_errors_of_the_callers_iterator_propagate() -> None:
 def test_huge_int_group_still_gets_a_message() -> None:
     # repr() of such an int raises ValueError; the message must be built anyway.
     with pytest.raises(InvalidGroupError, match=r"^group .* is not an IP address: "):
-        validate_join_args([10**5000], 5000)  # type: ignore[list-item]
+        validate_join_args([10**5000], 5000)  # type: ignore[list-item]  # wrong type on purpose: it must be rejected
 
 
 @pytest.mark.parametrize("port", [1, 1024, 59259, 65535])
@@ -349,19 +350,19 @@ def test_int_subclass_port_is_normalised() -> None:
 def test_invalid_ports(port: object, shown: str) -> None:
     message = f"port must be an int in 1..65535, got {shown}"
     with pytest.raises(InvalidPortError, match=exact(message)) as info:
-        validate_join_args("224.0.0.1", port)  # type: ignore[arg-type]
+        validate_join_args("224.0.0.1", port)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
     assert info.value.parameter == "port"
     assert info.value.value == port
     assert info.value.port is info.value.value
     with pytest.raises(InvalidPortError, match=exact(message)):
-        validate_port(port)  # type: ignore[arg-type]
+        validate_port(port)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
 
 
 def test_validate_port_rejects_none_and_names_the_parameter() -> None:
     with pytest.raises(
         InvalidPortError, match=exact("dest_port must be an int in 1..65535, got None")
     ) as info:
-        validate_port(None, parameter="dest_port")  # type: ignore[arg-type]
+        validate_port(None, parameter="dest_port")  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
     assert info.value.parameter == "dest_port"
 
 
@@ -564,7 +565,7 @@ _NAME_CHARS_RULE: Final = "only letters, digits and . _ - @ : are allowed"
 )
 def test_invalid_interfaces(groups: str, iface: object, message: str) -> None:
     with pytest.raises(InvalidInterfaceError, match=exact(message)) as info:
-        validate_join_args(groups, 5000, iface)  # type: ignore[arg-type]
+        validate_join_args(groups, 5000, iface)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
     assert info.value.parameter == "iface"
     assert info.value.value == iface
     assert info.value.interface is info.value.value
@@ -603,7 +604,7 @@ class TestInterfaceValue:
     def test_frozen_slotted_hashable(self) -> None:
         iface = Interface(name="eth0")
         with pytest.raises(dataclasses.FrozenInstanceError):
-            iface.name = "eth1"  # type: ignore[misc]
+            iface.name = "eth1"  # type: ignore[misc]  # assigning to a frozen field on purpose
         assert not hasattr(iface, "__dict__")
         assert hash(iface) == hash(Interface(name="eth0"))
         assert Interface(index=Color.GREEN) == Interface(index=2)
@@ -659,7 +660,7 @@ class TestInterfaceValue:
     )
     def test_invalid_construction(self, kwargs: dict[str, object], message: str) -> None:
         with pytest.raises(InvalidInterfaceError, match=exact(message)) as info:
-            Interface(**kwargs)  # type: ignore[arg-type]
+            Interface(**kwargs)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
         assert info.value.parameter == "iface"
 
 
@@ -725,7 +726,7 @@ def test_valid_bind_groups(
 )
 def test_invalid_bind_groups(groups: AddressesLike, bind_group: object, message: str) -> None:
     with pytest.raises(InvalidGroupError, match=exact(message)) as info:
-        validate_join_args(groups, 5000, bind_group=bind_group)  # type: ignore[arg-type]
+        validate_join_args(groups, 5000, bind_group=bind_group)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
     assert info.value.parameter == "bind_group"
     assert info.value.value == bind_group
     assert info.value.group is info.value.value
@@ -865,7 +866,7 @@ def test_valid_sources(
 )
 def test_invalid_sources(groups: str, sources: object, value: object, message: str) -> None:
     with pytest.raises(InvalidSourceError, match=exact(message)) as info:
-        validate_join_args(groups, 5000, sources=sources)  # type: ignore[arg-type]
+        validate_join_args(groups, 5000, sources=sources)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
     assert info.value.parameter == "sources"
     assert info.value.value == value
     assert info.value.source is info.value.value
@@ -892,7 +893,7 @@ def test_isock_is_stored_unchanged_and_ignored_by_equality() -> None:
 def test_invalid_isock(isock: object, shown: str) -> None:
     message = f"isock must be a socket (an object with a fileno() method), got {shown}"
     with pytest.raises(InvalidArgumentError, match=exact(message)) as info:
-        validate_join_args("224.0.0.1", 5000, isock=isock)  # type: ignore[arg-type]
+        validate_join_args("224.0.0.1", 5000, isock=isock)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
     assert info.value.parameter == "isock"
     assert info.value.value is isock
 
@@ -913,7 +914,7 @@ def test_join_spec_shape() -> None:
     assert spec.source_strings == ("10.0.0.1",)
     assert not hasattr(spec, "__dict__")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        spec.port = 1  # type: ignore[misc]
+        spec.port = 1  # type: ignore[misc]  # assigning to a frozen field on purpose
 
 
 @pytest.mark.parametrize("ttl", [0, 1, 255])
@@ -928,7 +929,7 @@ def test_invalid_ttl(ttl: object, shown: str) -> None:
     with pytest.raises(
         InvalidArgumentError, match=exact(f"ttl must be an int in 0..255, got {shown}")
     ) as info:
-        validate_ttl(ttl)  # type: ignore[arg-type]
+        validate_ttl(ttl)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
     assert info.value.parameter == "ttl"
     assert info.value.value == ttl
 
@@ -950,7 +951,7 @@ def test_valid_max_datagram_size(size: int) -> None:
 def test_invalid_max_datagram_size(size: object, shown: str) -> None:
     message = f"max_datagram_size must be an int in 1..65535, got {shown}"
     with pytest.raises(InvalidArgumentError, match=exact(message)) as info:
-        validate_max_datagram_size(size)  # type: ignore[arg-type]
+        validate_max_datagram_size(size)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
     assert info.value.parameter == "max_datagram_size"
 
 
@@ -961,7 +962,7 @@ def test_validate_positive_int() -> None:
         with pytest.raises(
             InvalidArgumentError, match=exact(f"count must be a positive int, got {shown}")
         ) as info:
-            validate_positive_int(value, "count")  # type: ignore[arg-type]
+            validate_positive_int(value, "count")  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
         assert info.value.parameter == "count"
         assert info.value.value == value
 
@@ -981,7 +982,7 @@ def test_validate_group() -> None:
         InvalidGroupError,
         match=exact("group None is not an IP address: pass a str, IPv4Address or IPv6Address"),
     ):
-        validate_group(None)  # type: ignore[arg-type]
+        validate_group(None)  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
 
 
 def test_none_uses_the_built_in_defaults() -> None:
@@ -1475,8 +1476,7 @@ ANY_SOURCES: Final = st.one_of(
 ANY_ISOCK: Final = st.one_of(st.none(), ANY_VALUE, st.builds(FakeSocket))
 
 
-# max_examples is left to the active Hypothesis profile on purpose: the lead's
-# "ci" profile is the one that runs this fuzz property long enough.
+@settings(max_examples=FUZZ_EXAMPLES)
 @given(
     groups=ANY_GROUPS,
     port=ANY_PORT,
@@ -1491,12 +1491,12 @@ def test_any_input_gives_a_spec_or_a_multicast_error(
     outcome: JoinSpec | MulticastError
     try:
         outcome = validate_join_args(
-            groups,  # type: ignore[arg-type]
-            port,  # type: ignore[arg-type]
-            iface,  # type: ignore[arg-type]
-            bind_group,  # type: ignore[arg-type]
-            isock,  # type: ignore[arg-type]
-            sources=sources,  # type: ignore[arg-type]
+            groups,  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
+            port,  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
+            iface,  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
+            bind_group,  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
+            isock,  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
+            sources=sources,  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
         )
     except MulticastError as error:
         outcome = error
@@ -1512,16 +1512,17 @@ def test_any_input_gives_a_spec_or_a_multicast_error(
     assert all(address.version == version for address in outcome.sources)
 
 
+@settings(max_examples=FUZZ_EXAMPLES)
 @given(value=ANY_VALUE)
 def test_small_validators_accept_or_raise_multicast_errors(value: object) -> None:
     validators: list[Callable[[object], object]] = [
-        validate_port,  # type: ignore[list-item]
-        validate_ttl,  # type: ignore[list-item]
-        validate_group,  # type: ignore[list-item]
-        validate_max_datagram_size,  # type: ignore[list-item]
-        lambda v: validate_positive_int(v, "count"),  # type: ignore[arg-type]
-        lambda v: validate_interface(v, socket.AF_INET),  # type: ignore[arg-type]
-        lambda v: validate_interface(v, socket.AF_INET6),  # type: ignore[arg-type]
+        validate_port,  # type: ignore[list-item]  # wrong type on purpose: it must be rejected
+        validate_ttl,  # type: ignore[list-item]  # wrong type on purpose: it must be rejected
+        validate_group,  # type: ignore[list-item]  # wrong type on purpose: it must be rejected
+        validate_max_datagram_size,  # type: ignore[list-item]  # wrong type on purpose: it must be rejected
+        lambda v: validate_positive_int(v, "count"),  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
+        lambda v: validate_interface(v, socket.AF_INET),  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
+        lambda v: validate_interface(v, socket.AF_INET6),  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
     ]
     for validator in validators:
         try:

@@ -1,0 +1,1 @@
+"""Reliability and security tests: leaks, isolation, floods, hostile input, faults, soak."""

@@ -1,0 +1,291 @@
+"""Faults: the interface and the sender vanish, the membership limit, a taken port.
+
+What happens when the receiver's interface is deleted while it receives,
+found out on Linux and chosen as the documented behaviour:
+
+* the kernel drops the interface's memberships with it (``/proc/net/igmp``
+  and ``igmp6`` no longer list them);
+* the socket stays open and valid, and ``receive()`` raises nothing: the
+  receiver simply goes quiet. Notice it with a timeout (``trio.fail_after``
+  around ``receive()``, or the CLI's ``--idle-timeout``);
+* ``statistics()`` still works; a run-time ``join()`` raises
+  ``JoinError(ENODEV)`` with its "no such interface" hint;
+* leaving the ``async with`` block exits without error and releases the
+  socket (the leave calls it makes on the vanished interface may fail; the
+  failure is ignored, as closing the socket drops the memberships anyway);
+* a recreated interface of the same name is a new interface: the receiver
+  does not rejoin on it. Reopen the receiver.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import pytest
+import trio
+
+import trio_mcast
+from tests import netns
+from tests.reliability._support import DEADLINE, loopback_sender4, receive_until
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+PORT: Final = 40901
+REPOSITORY: Final = Path(__file__).resolve().parents[2]
+#: The link between this namespace and the sending host, deleted by the tests.
+LINK: Final = "tmfault0"
+PEER: Final = "eth1"
+LINK4: Final = ("10.214.0.1", "10.214.0.2")
+LINK6: Final = ("fd99:214::1", "fd99:214::2")
+#: How long a receiver must stay silent to count as quiet. Nothing can arrive
+#: (the interface is gone), so this only bounds the test's run time.
+QUIET_SECONDS: Final = 0.2
+GROUPS: Final = {socket.AF_INET: "239.60.0.1", socket.AF_INET6: "ff12::60:1"}
+SSM_GROUPS: Final = {socket.AF_INET: "232.60.0.1", socket.AF_INET6: "ff32::60:1"}
+
+
+@pytest.fixture
+def doomed_host(make_lan: Callable[..., netns.Lan]) -> Iterator[netns.Host]:
+    """A host linked to this namespace by a veth of its own (``LINK``), to be deleted."""
+    (host,) = make_lan(1, names=("doomed",)).hosts
+    netns.run_ip("link", "add", LINK, "type", "veth", "peer", "name", PEER, "netns", str(host.pid))
+    try:
+        netns.run_ip("addr", "add", f"{LINK4[0]}/24", "dev", LINK)
+        netns.run_ip("-6", "addr", "add", f"{LINK6[0]}/64", "dev", LINK, "nodad")
+        netns.run_ip("link", "set", LINK, "up")
+        host.ip("addr", "add", f"{LINK4[1]}/24", "dev", PEER)
+        host.ip("-6", "addr", "add", f"{LINK6[1]}/64", "dev", PEER, "nodad")
+        host.ip("link", "set", PEER, "up")
+        yield host
+    finally:
+        if LINK in {name for _, name in socket.if_nameindex()}:
+            netns.run_ip("link", "del", LINK)
+
+
+def link_sender(host: netns.Host, family: socket.AddressFamily) -> socket.socket:
+    """A socket in ``host`` that sends multicast out of its end of ``LINK``."""
+    sock = host.open_socket(family)
+    if family == socket.AF_INET:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(LINK4[1]))
+    else:
+        with netns.entered(host.ns_path):
+            index = socket.if_nametoindex(PEER)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+    return sock
+
+
+def remove_link_and_host(host: netns.Host) -> None:
+    netns.run_ip("link", "del", LINK)
+    host.process.kill()
+    host.process.wait()
+
+
+def groups_on_link(family: socket.AddressFamily) -> list[str]:
+    return sorted(group for interface, group in netns.memberships(family) if interface == LINK)
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6], ids=["ipv4", "ipv6"])
+@pytest.mark.parametrize("source_specific", [False, True], ids=["any-source", "ssm"])
+async def test_deleted_interface_and_vanished_sender_make_the_receiver_go_quiet(
+    doomed_host: netns.Host, family: socket.AddressFamily, source_specific: bool
+) -> None:
+    group = (SSM_GROUPS if source_specific else GROUPS)[family]
+    sources = [(LINK4 if family == socket.AF_INET else LINK6)[1]] if source_specific else None
+    fds_before = netns.open_fd_count()
+    with link_sender(doomed_host, family) as sender:
+        async with trio_mcast.open_multicast_receiver(
+            group, PORT, interface=LINK, sources=sources, bind_to_group=False
+        ) as receiver:
+            sender.sendto(b"before", (group, PORT))
+            with trio.fail_after(DEADLINE):
+                assert (await receiver.receive()).payload == b"before"
+            assert group in groups_on_link(family)
+
+            remove_link_and_host(doomed_host)
+
+            # The kernel dropped every membership on the interface with it...
+            assert groups_on_link(family) == []
+            # ...and the receiver goes quiet: no error, no datagram.
+            with trio.move_on_after(QUIET_SECONDS) as quiet:
+                await receiver.receive()
+            assert quiet.cancelled_caught
+            statistics = receiver.statistics()
+            assert (statistics.datagrams, statistics.kernel_drops) == (1, 0)
+            other = "239.60.0.9" if family == socket.AF_INET else "ff12::60:9"
+            with pytest.raises(trio_mcast.JoinError) as caught:
+                await receiver.join(other)
+            assert caught.value.errno == errno.ENODEV
+            assert caught.value.hint == "no such interface; list interfaces with 'ip link'"
+            assert receiver.groups == (group,)
+    # Leaving the block on the vanished interface raised nothing and freed everything.
+    assert receiver.socket.fileno() == -1
+    assert netns.open_fd_count() == fds_before
+    assert group not in {g for _, g in netns.memberships(family)}
+
+
+async def test_cli_idle_timeout_notices_a_deleted_interface(doomed_host: netns.Host) -> None:
+    group = GROUPS[socket.AF_INET]
+    argv = [
+        sys.executable,
+        "-m",
+        "trio_mcast",
+        "recv",
+        group,
+        "--port",
+        str(PORT),
+        "--interface",
+        LINK,
+        "--idle-timeout",
+        "0.5",
+        "--format",
+        "jsonl",
+    ]
+    with link_sender(doomed_host, socket.AF_INET) as sender:
+        process = await trio.lowlevel.open_process(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=REPOSITORY,
+        )
+        try:
+            assert process.stdout is not None
+            assert process.stderr is not None
+            errors = bytearray()
+            with trio.fail_after(DEADLINE):
+                while b"\n" not in errors:
+                    chunk = await process.stderr.receive_some()
+                    assert chunk, bytes(errors)
+                    errors += chunk
+                assert errors.startswith(b"trio-mcast: listening on "), bytes(errors)
+                sender.sendto(b"before", (group, PORT))
+                output = await process.stdout.receive_some()
+                assert b'"payload": "before"' in output
+                remove_link_and_host(doomed_host)
+                async with trio.open_nursery() as nursery:
+
+                    async def read_errors() -> None:
+                        assert process.stderr is not None
+                        while chunk := await process.stderr.receive_some():
+                            errors.extend(chunk)
+
+                    nursery.start_soon(read_errors)
+                    while chunk := await process.stdout.receive_some():
+                        output += chunk
+                    returncode = await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                with trio.CancelScope(shield=True):
+                    await process.wait()
+    # It received something, so an idle timeout is a normal end: exit 0.
+    assert returncode == 0, bytes(errors)
+    assert output.count(b"\n") == 1
+    assert b"idle timeout" in errors, bytes(errors)
+    assert b"Traceback" not in errors
+
+
+async def test_join_beyond_the_membership_limit_is_a_join_error_and_the_receiver_survives() -> (
+    None
+):
+    limit = int(await trio.Path("/proc/sys/net/ipv4/igmp_max_memberships").read_text())
+    groups = [f"239.61.0.{n}" for n in range(1, limit + 2)]
+    with loopback_sender4() as sender:
+        async with trio_mcast.open_multicast_receiver(
+            groups[0], PORT, interface="lo", bind_to_group=False
+        ) as receiver:
+            for group in groups[1:limit]:
+                await receiver.join(group)
+            refused = groups[limit]
+            expected = (
+                f"cannot join group {refused} on interface 'lo': No buffer space available"
+                " (errno 105); hint: the per-socket membership limit was reached; raise"
+                " net.ipv4.igmp_max_memberships (IPv4) or net.ipv6.mld_max_msf, or spread"
+                " the groups over several receivers"
+            )
+            with pytest.raises(trio_mcast.JoinError, match=f"^{re.escape(expected)}$") as caught:
+                await receiver.join(refused)
+            assert (caught.value.errno, caught.value.group) == (errno.ENOBUFS, refused)
+            assert caught.value.hint is not None
+            assert "igmp_max_memberships" in caught.value.hint
+            assert receiver.groups == tuple(groups[:limit])
+
+            # Still receiving on the first and the last group it joined, and
+            # not on the refused one (sent first, so the markers come after it).
+            sender.sendto(b"refused", (refused, PORT))
+            sender.sendto(b"first", (groups[0], PORT))
+            sender.sendto(b"last", (groups[limit - 1], PORT))
+            received = await receive_until(receiver, b"last")
+            assert [(d.payload, d.group) for d in received] == [
+                (b"first", groups[0]),
+                (b"last", groups[limit - 1]),
+            ]
+
+            # Room made, the refused group joins and delivers.
+            await receiver.leave(groups[0])
+            await receiver.join(refused)
+            sender.sendto(b"now joined", (refused, PORT))
+            received = await receive_until(receiver, b"now joined")
+            assert [d.group for d in received] == [refused]
+            statistics = receiver.statistics()
+    assert (statistics.datagrams, statistics.filtered, statistics.kernel_drops) == (3, 0, 0)
+
+
+async def test_too_many_sources_is_a_join_error_that_leaves_nothing_half_joined() -> None:
+    limit = int(await trio.Path("/proc/sys/net/ipv4/igmp_max_msf").read_text())
+    group = "232.61.0.1"
+    sources = [f"10.61.0.{n}" for n in range(1, limit + 2)]
+    async with trio_mcast.open_multicast_receiver(
+        "239.61.1.1", PORT, interface="lo", bind_to_group=False
+    ) as receiver:
+        with pytest.raises(trio_mcast.JoinError) as caught:
+            await receiver.join(group, sources=sources)
+        assert (caught.value.errno, caught.value.source) == (errno.ENOBUFS, sources[limit])
+        assert caught.value.hint is not None
+        assert "igmp_max_msf" in caught.value.hint
+        # All or nothing: the sources joined before the refusal were undone.
+        assert group not in {g for _, g in netns.memberships(socket.AF_INET)}
+        assert receiver.groups == ("239.61.1.1",)
+        await receiver.join(group, sources=sources[:limit])
+        assert ("lo", group) in netns.memberships(socket.AF_INET)
+
+
+def _exclusive_socket(family: socket.AddressFamily) -> socket.socket:
+    """A socket holding PORT without SO_REUSEADDR or SO_REUSEPORT."""
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock.bind(("0.0.0.0" if family == socket.AF_INET else "::", PORT))
+    return sock
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6], ids=["ipv4", "ipv6"])
+@pytest.mark.parametrize("bind_to_group", [None, False], ids=["bound", "wildcard"])
+async def test_port_taken_without_reuse_is_a_clear_join_error(
+    family: socket.AddressFamily, bind_to_group: bool | None
+) -> None:
+    group = GROUPS[family] if family == socket.AF_INET else "ff15::60:1"
+    interface = "lo" if family == socket.AF_INET else 1
+    where = f" group {group}" if bind_to_group is None else ""
+    expected = (
+        f"cannot bind to port {PORT}{where}: Address already in use (errno 98); hint: the port"
+        " is taken by a socket that does not allow reuse; stop that program or choose"
+        " another port"
+    )
+    with _exclusive_socket(family):
+        fds_before = netns.open_fd_count()
+        with pytest.raises(trio_mcast.JoinError, match=f"^{re.escape(expected)}$") as caught:
+            async with trio_mcast.open_multicast_receiver(
+                group, PORT, interface=interface, bind_to_group=bind_to_group
+            ):
+                pass
+        assert netns.open_fd_count() == fds_before
+    assert caught.value.errno == errno.EADDRINUSE
+    assert caught.value.hint is not None
+    assert "port" in caught.value.hint
+    assert isinstance(caught.value, OSError)
