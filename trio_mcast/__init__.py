@@ -15,15 +15,9 @@ from ._errors import (
     JoinError,
     MulticastError,
 )
-from ._receiver import (
-    MulticastReceiver,
-    joinstep,
-    open_multicast_receiver,
-    recvstep,
-    serve_multicast,
-    tryrecv,
-)
+from ._receiver import MulticastReceiver, open_multicast_receiver, serve_multicast
 from ._sender import MulticastSender, open_multicast_sender
+from ._steps import joinstep, recvstep, tryrecv
 from ._validate import Interface, JoinSpec, validate_join_args
 
 __version__ = "0.1.0"

@@ -1,0 +1,243 @@
+"""The seed-compatible functional layer: ``joinstep``, ``tryrecv`` and ``recvstep``.
+
+These keep the names of ``multicast.recv`` and build on the same pieces as
+the receiver: :func:`pump` is the loop that ``recvstep`` and the receiver's
+background task both run.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import TYPE_CHECKING, Final, NoReturn
+
+import trio
+
+from ._config import default_max_datagram_size
+from ._drain import DrainCounters, make_drainer
+from ._errors import InvalidArgumentError, InvalidGroupError
+from ._join import open_joined_socket
+from ._validate import (
+    validate_group,
+    validate_join_args,
+    validate_max_datagram_size,
+    validate_positive_int,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable
+
+    from ._datagram import Datagram
+    from ._drain import Drainer
+    from ._validate import AddressesLike, AddressLike, InterfaceLike, IPAddress
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "groups_by_address",
+    "joinstep",
+    "pump",
+    "recvstep",
+    "tryrecv",
+]
+
+#: Datagrams drained from the socket per readiness wake-up, at most.
+DEFAULT_BATCH_SIZE: Final = 256
+
+
+def groups_by_address(groups: Iterable[IPAddress]) -> dict[bytes, str]:
+    return {group.packed: str(group) for group in groups}
+
+
+async def joinstep(
+    groups: AddressesLike | None = None,
+    port: int | None = None,
+    iface: InterfaceLike | None = None,
+    bind_group: AddressLike | None = None,
+    isock: socket.socket | None = None,
+    *,
+    sources: AddressesLike | None = None,
+) -> trio.socket.SocketType:
+    """Open a UDP socket that is bound and has joined ``groups``.
+
+    The successor of ``multicast.recv.joinstep``. The socket hears only its
+    own groups; when it is bound to the wildcard (several groups) it also
+    carries destination packet info, which :func:`tryrecv` uses to tell the
+    groups apart and to drop anything else.
+
+    Args:
+        groups: A group, or several of one family; ``None`` is the
+            configured default (``MULTICAST_GROUP`` or 224.0.0.1).
+        port: The UDP port; ``None`` is ``MULTICAST_PORT`` or 59259.
+        iface: Interface name, index or local IPv4 address; ``None`` lets
+            the kernel choose.
+        bind_group: Bind to this one of the groups instead of the default.
+        isock: Set up a duplicate of this socket instead of a new one; the
+            caller keeps and closes the original.
+        sources: Source-specific multicast: receive only from these senders.
+
+    Returns:
+        The joined, non-blocking trio socket. The caller closes it.
+
+    Raises:
+        MulticastError: An argument is invalid (see :func:`validate_join_args`).
+        JoinError: The OS refused to bind or join.
+
+    Example:
+        >>> async def main():
+        ...     sock = await joinstep("239.1.2.3", 5000, "eth0")
+        ...     with sock:
+        ...         datagrams = tryrecv(sock)
+    """
+    await trio.lowlevel.checkpoint()
+    spec = validate_join_args(groups, port, iface, bind_group, isock, sources=sources)
+    return trio.socket.from_stdlib_socket(open_joined_socket(spec).sock)
+
+
+def _stdlib_socket(sock: trio.socket.SocketType | socket.socket) -> socket.socket:
+    if isinstance(sock, socket.socket):
+        return sock
+    # A trio socket wraps a stdlib one; read that directly rather than
+    # duplicating the descriptor.
+    return _unwrap_trio_socket(sock)
+
+
+def _unwrap_trio_socket(sock: trio.socket.SocketType) -> socket.socket:
+    inner = getattr(sock, "_sock", None)
+    if not isinstance(inner, socket.socket):
+        raise InvalidArgumentError(
+            f"sock {sock!r} is not a socket this library can read from",
+            parameter="sock",
+            value=sock,
+        )
+    return inner
+
+
+def _drainer_for(
+    sock: socket.socket,
+    groups: AddressesLike | None,
+    max_datagram_size: int | None,
+    counters: DrainCounters,
+) -> Drainer:
+    size = (
+        default_max_datagram_size()
+        if max_datagram_size is None
+        else validate_max_datagram_size(max_datagram_size)
+    )
+    host = sock.getsockname()[0]
+    bound: IPAddress | None
+    try:
+        bound = validate_group(host)
+    except InvalidGroupError:
+        bound = None
+    if bound is not None:
+        return make_drainer(
+            sock,
+            max_datagram_size=size,
+            fixed_group=str(bound),
+            groups_by_address={},
+            metadata=False,
+            counters=counters,
+        )
+    if groups is None:
+        raise InvalidArgumentError(
+            "groups is None but the socket is bound to the wildcard: pass the groups it joined",
+            parameter="groups",
+            value=groups,
+        )
+    spec = validate_join_args(groups, int(sock.getsockname()[1]))
+    return make_drainer(
+        sock,
+        max_datagram_size=size,
+        fixed_group=None,
+        groups_by_address=groups_by_address(spec.groups),
+        metadata=False,
+        counters=counters,
+    )
+
+
+def tryrecv(
+    sock: trio.socket.SocketType | socket.socket,
+    groups: AddressesLike | None = None,
+    *,
+    max_count: int = DEFAULT_BATCH_SIZE,
+    max_datagram_size: int | None = None,
+) -> list[Datagram]:
+    """Receive the datagrams already waiting on ``sock``, without blocking.
+
+    One non-blocking drain attempt: it returns at once, with up to
+    ``max_count`` datagrams, or none.
+
+    Args:
+        sock: A socket set up by :func:`joinstep`.
+        groups: The groups it joined; needed only when it is bound to the
+            wildcard (several groups), to name and filter them.
+        max_count: The most datagrams to return.
+        max_datagram_size: Longer datagrams are cut and flagged
+            ``truncated``; ``None`` is ``MULTICAST_BUFFER_SIZE`` or 65535.
+
+    Returns:
+        The datagrams, oldest first.
+
+    Raises:
+        MulticastError: An argument is invalid.
+        OSError: The socket failed (for example, it was closed).
+    """
+    count = validate_positive_int(max_count, "max_count")
+    drain = _drainer_for(_stdlib_socket(sock), groups, max_datagram_size, DrainCounters())
+    return drain(count)
+
+
+async def pump(
+    sock: socket.socket,
+    drain: Drainer,
+    deliver: Callable[[list[Datagram]], object],
+    batch_size: int,
+    room: Callable[[], Awaitable[int]] | None = None,
+) -> NoReturn:
+    wait_readable = trio.lowlevel.wait_readable
+    checkpoint = trio.lowlevel.checkpoint
+    more_waiting = False
+    while True:
+        limit = batch_size if room is None else min(batch_size, await room())
+        # A full batch means the kernel likely holds more: a plain schedule
+        # point is cheaper than another round through epoll.
+        if more_waiting:
+            await checkpoint()
+        else:
+            await wait_readable(sock)
+        batch = drain(limit)
+        more_waiting = len(batch) == limit
+        if batch:
+            deliver(batch)
+
+
+async def recvstep(
+    sock: trio.socket.SocketType | socket.socket,
+    deliver: Callable[[list[Datagram]], object],
+    groups: AddressesLike | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_datagram_size: int | None = None,
+) -> NoReturn:
+    """Receive forever: wait until readable, drain a batch, hand it over.
+
+    The cancellable successor of ``multicast.recv.recvstep``. It runs until
+    cancelled and never closes ``sock``: the socket belongs to the caller.
+
+    Args:
+        sock: A socket set up by :func:`joinstep`.
+        deliver: Called synchronously with each non-empty batch, oldest
+            datagram first. It must not block.
+        groups: As for :func:`tryrecv`.
+        batch_size: The most datagrams per batch.
+        max_datagram_size: As for :func:`tryrecv`.
+
+    Raises:
+        MulticastError: An argument is invalid.
+        OSError: The socket failed; ``trio.ClosedResourceError`` if it was
+            closed while waiting.
+    """
+    await trio.lowlevel.checkpoint()
+    count = validate_positive_int(batch_size, "batch_size")
+    inner = _stdlib_socket(sock)
+    drain = _drainer_for(inner, groups, max_datagram_size, DrainCounters())
+    await pump(inner, drain, deliver, count)
