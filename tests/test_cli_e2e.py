@@ -11,22 +11,21 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import sysconfig
 import time
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Final
 
 import pytest
 import trio
 
+from tests.cli_process import LISTENING, cli_argv, running_cli
 from trio_mcast._cli import DEMO_COUNT, DEMO_GROUP
 from trio_mcast._receiver import open_multicast_receiver
 from trio_mcast._sequence import pack_header
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Sequence
+    import subprocess
+    from collections.abc import Callable, Sequence
 
     from tests import netns
 
@@ -37,101 +36,6 @@ GROUP: Final = "239.1.2.3"
 ENV: Final = {
     name: value for name, value in os.environ.items() if not name.startswith("MULTICAST_")
 }
-
-
-def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "trio_mcast", *args]
-
-
-class Lines:
-    """Lines from a trio receive stream, read as they come."""
-
-    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
-        self._stream = stream
-        self._buffer = bytearray()
-        self.seen: list[str] = []
-
-    async def readline(self) -> str | None:
-        """The next line without its newline, or ``None`` at the end."""
-        while b"\n" not in self._buffer:
-            chunk = await self._stream.receive_some()
-            if not chunk:
-                if not self._buffer:
-                    return None
-                last = self._buffer.decode(errors="replace")
-                self._buffer.clear()
-                self.seen.append(last)
-                return last
-            self._buffer += chunk
-        line, _, remainder = bytes(self._buffer).partition(b"\n")
-        self._buffer[:] = remainder
-        text = line.decode(errors="replace")
-        self.seen.append(text)
-        return text
-
-    async def wait_for(self, prefix: str) -> str:
-        """Read until a line starts with ``prefix``; fail at the end of the stream."""
-        while True:
-            line = await self.readline()
-            assert line is not None, f"no line starting {prefix!r} in {self.seen}"
-            if line.startswith(prefix):
-                return line
-
-    async def rest(self) -> list[str]:
-        """Every remaining line."""
-        lines = []
-        while (line := await self.readline()) is not None:
-            lines.append(line)
-        return lines
-
-
-class Running:
-    """A started subprocess with line readers on its stdout and stderr."""
-
-    def __init__(self, process: trio.Process) -> None:
-        assert process.stdout is not None
-        assert process.stderr is not None
-        self.process = process
-        self.stdout = Lines(process.stdout)
-        self.stderr = Lines(process.stderr)
-
-    async def finish(self) -> tuple[int, list[str], list[str]]:
-        """Wait for the exit; returns the code and the remaining stdout and stderr lines."""
-        out: list[str] = []
-        err: list[str] = []
-        async with trio.open_nursery() as nursery:
-
-            async def read_out() -> None:
-                out.extend(await self.stdout.rest())
-
-            async def read_err() -> None:
-                err.extend(await self.stderr.rest())
-
-            nursery.start_soon(read_out)
-            nursery.start_soon(read_err)
-        return await self.process.wait(), out, err
-
-
-@asynccontextmanager
-async def started(argv: Sequence[str]) -> AsyncIterator[Running]:
-    """Start ``argv`` with piped output; it is killed if still running at the end."""
-    process = await trio.lowlevel.open_process(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=ENV,
-    )
-    try:
-        yield Running(process)
-    finally:
-        if process.returncode is None:
-            process.kill()
-        with trio.CancelScope(shield=True):
-            for stream in (process.stdout, process.stderr):
-                if stream is not None:
-                    await stream.aclose()
-            await process.wait()
 
 
 async def run(argv: Sequence[str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
@@ -148,7 +52,7 @@ def assert_clean(stderr: Sequence[str]) -> None:
 
 async def test_demo_prints_its_datagrams_and_summary() -> None:
     with trio.fail_after(TIMEOUT):
-        result = await run(cli("demo"))
+        result = await run(cli_argv("demo"))
     stdout = result.stdout.decode().splitlines()
     stderr = result.stderr.decode().splitlines()
     assert result.returncode == 0, stderr
@@ -160,7 +64,7 @@ async def test_demo_prints_its_datagrams_and_summary() -> None:
             rf" of {DEMO_COUNT}",
             line,
         ), line
-    assert any(line.startswith("trio-mcast: listening on ") for line in stderr)
+    assert any(line.startswith(LISTENING) for line in stderr)
     assert any(
         line.startswith(f"trio-mcast: received {DEMO_COUNT} datagrams ")
         and line.endswith("stopped: count reached")
@@ -181,10 +85,14 @@ async def test_demo_prints_its_datagrams_and_summary() -> None:
 async def test_recv_count_fed_by_send_on_loopback() -> None:
     port = "40201"
     with trio.fail_after(TIMEOUT):
-        async with started(cli("recv", GROUP, "-p", port, "-i", "lo", "--count", "3")) as recv:
-            await recv.stderr.wait_for("trio-mcast: listening on ")
+        async with running_cli(
+            cli_argv("recv", GROUP, "-p", port, "-i", "lo", "--count", "3"), env=ENV
+        ) as recv:
+            await recv.stderr.wait_for(LISTENING)
             send = await run(
-                cli("send", GROUP, "-p", port, "-i", "127.0.0.1", "-m", "hello\x01", "-c", "3")
+                cli_argv(
+                    "send", GROUP, "-p", port, "-i", "127.0.0.1", "-m", "hello\x01", "-c", "3"
+                )
             )
             assert send.returncode == 0, send.stderr
             assert send.stderr.decode().startswith("trio-mcast: sent 3 datagrams (18 bytes) to ")
@@ -204,11 +112,13 @@ async def test_recv_on_one_host_fed_by_send_on_another(
 ) -> None:
     sender, receiver = make_lan(2).hosts
     port = "40202"
-    recv_argv = cli("recv", GROUP, "-p", port, "--interface", "eth0", "--count", "2")
-    send_argv = cli("send", GROUP, "-p", port, "--interface", "eth0", "-m", "across", "-c", "2")
+    recv_argv = cli_argv("recv", GROUP, "-p", port, "--interface", "eth0", "--count", "2")
+    send_argv = cli_argv(
+        "send", GROUP, "-p", port, "--interface", "eth0", "-m", "across", "-c", "2"
+    )
     with trio.fail_after(TIMEOUT):
-        async with started(receiver.command(recv_argv)) as recv:
-            listening = await recv.stderr.wait_for("trio-mcast: listening on ")
+        async with running_cli(receiver.command(recv_argv), env=ENV) as recv:
+            listening = await recv.stderr.wait_for(LISTENING)
             assert listening == f"trio-mcast: listening on {GROUP} port {port}, interface eth0"
             send = await run(sender.command(send_argv))
             assert send.returncode == 0, send.stderr
@@ -224,11 +134,11 @@ async def test_ipv6_recv_on_one_host_fed_by_send_on_another(
 ) -> None:
     sender, receiver = make_lan(2).hosts
     group, port = "ff12::1234", "40203"
-    recv_argv = cli("recv", group, "-p", port, "-i", "eth0", "-c", "1", "-f", "jsonl")
-    send_argv = cli("send", group, "-p", port, "-i", "eth0", "-m", "six")
+    recv_argv = cli_argv("recv", group, "-p", port, "-i", "eth0", "-c", "1", "-f", "jsonl")
+    send_argv = cli_argv("send", group, "-p", port, "-i", "eth0", "-m", "six")
     with trio.fail_after(TIMEOUT):
-        async with started(receiver.command(recv_argv)) as recv:
-            await recv.stderr.wait_for("trio-mcast: listening on ")
+        async with running_cli(receiver.command(recv_argv), env=ENV) as recv:
+            await recv.stderr.wait_for(LISTENING)
             send = await run(sender.command(send_argv))
             assert send.returncode == 0, send.stderr
             code, out, err = await recv.finish()
@@ -244,11 +154,11 @@ async def test_recv_sequence_reports_a_deliberate_gap(
     port = 40204
     # 4, 7 and 8 never come; 3 comes late; 6 comes twice; one datagram has no header.
     numbers = [0, 1, 2, 5, 3, 6, 6, 9]
-    argv = cli("recv", GROUP, "-p", str(port), "-i", "eth0", "--sequence", "--count", "9")
+    argv = cli_argv("recv", GROUP, "-p", str(port), "-i", "eth0", "--sequence", "--count", "9")
     sock = trio.socket.from_stdlib_socket(sender_host.sender(socket.AF_INET))
     with sock, trio.fail_after(TIMEOUT):
-        async with started(receiver.command(argv)) as recv:
-            await recv.stderr.wait_for("trio-mcast: listening on ")
+        async with running_cli(receiver.command(argv), env=ENV) as recv:
+            await recv.stderr.wait_for(LISTENING)
             for number in numbers:
                 payload = pack_header(number, time.time_ns(), 0xC0FFEE)
                 await sock.sendto(payload + b"x", (GROUP, port))
@@ -270,13 +180,13 @@ async def test_recv_sequence_reports_a_deliberate_gap(
 
 async def test_send_sequence_from_stdin_to_recv_sequence() -> None:
     port = "40205"
-    recv_argv = cli("recv", GROUP, "-p", port, "-i", "lo", "--sequence", "-c", "3")
-    send_argv = cli(
+    recv_argv = cli_argv("recv", GROUP, "-p", port, "-i", "lo", "--sequence", "-c", "3")
+    send_argv = cli_argv(
         "send", GROUP, "-p", port, "-i", "127.0.0.1", "--sequence", "-", "--rate", "200"
     )
     with trio.fail_after(TIMEOUT):
-        async with started(recv_argv) as recv:
-            await recv.stderr.wait_for("trio-mcast: listening on ")
+        async with running_cli(recv_argv, env=ENV) as recv:
+            await recv.stderr.wait_for(LISTENING)
             send = await run(send_argv, stdin=b"one\ntwo\r\nthree")
             assert send.returncode == 0, send.stderr
             code, out, err = await recv.finish()
@@ -290,11 +200,15 @@ async def test_send_sequence_from_stdin_to_recv_sequence() -> None:
 
 async def test_recv_jsonl_lines_parse() -> None:
     port = "40206"
-    recv_argv = cli("recv", GROUP, "-p", port, "-i", "lo", "-c", "2", "-f", "jsonl", "--metadata")
-    send_argv = cli("send", GROUP, "-p", port, "-i", "127.0.0.1", "-", "--binary", "--size", "4")
+    recv_argv = cli_argv(
+        "recv", GROUP, "-p", port, "-i", "lo", "-c", "2", "-f", "jsonl", "--metadata"
+    )
+    send_argv = cli_argv(
+        "send", GROUP, "-p", port, "-i", "127.0.0.1", "-", "--binary", "--size", "4"
+    )
     with trio.fail_after(TIMEOUT):
-        async with started(recv_argv) as recv:
-            await recv.stderr.wait_for("trio-mcast: listening on ")
+        async with running_cli(recv_argv, env=ENV) as recv:
+            await recv.stderr.wait_for(LISTENING)
             send = await run(send_argv, stdin=b"\xff\xfe\x00\x01abcd")
             assert send.returncode == 0, send.stderr
             code, out, err = await recv.finish()
@@ -315,10 +229,10 @@ async def test_recv_jsonl_lines_parse() -> None:
 async def test_closed_stdout_ends_recv_quietly(loopback_sender: socket.socket) -> None:
     port = 40207
     sock = trio.socket.from_stdlib_socket(loopback_sender)
-    argv = cli("recv", GROUP, "-p", str(port), "-i", "lo", "--duration", str(TIMEOUT))
+    argv = cli_argv("recv", GROUP, "-p", str(port), "-i", "lo", "--duration", str(TIMEOUT))
     with trio.fail_after(TIMEOUT):
-        async with started(argv) as recv:
-            await recv.stderr.wait_for("trio-mcast: listening on ")
+        async with running_cli(argv, env=ENV) as recv:
+            await recv.stderr.wait_for(LISTENING)
             # Like 'trio-mcast recv | head -1': read one line, then close the pipe.
             async with trio.open_nursery() as nursery:
 
@@ -347,8 +261,10 @@ async def test_closed_stdout_ends_recv_quietly(loopback_sender: socket.socket) -
 )
 async def test_signals_end_recv_with_a_summary(signum: int, code: int, reason: str) -> None:
     with trio.fail_after(TIMEOUT):
-        async with started(cli("recv", GROUP, "-p", "40208", "-i", "lo")) as recv:
-            await recv.stderr.wait_for("trio-mcast: listening on ")
+        async with running_cli(
+            cli_argv("recv", GROUP, "-p", "40208", "-i", "lo"), env=ENV
+        ) as recv:
+            await recv.stderr.wait_for(LISTENING)
             recv.process.send_signal(signum)
             exit_code, out, err = await recv.finish()
     assert exit_code == code, err
@@ -359,7 +275,9 @@ async def test_signals_end_recv_with_a_summary(signum: int, code: int, reason: s
 
 async def test_idle_timeout_and_seed_alias_exit_1() -> None:
     with trio.fail_after(TIMEOUT):
-        result = await run(cli("RECV", "--port=1234", "--iface", "lo", "--idle-timeout", "0.1"))
+        result = await run(
+            cli_argv("RECV", "--port=1234", "--iface", "lo", "--idle-timeout", "0.1")
+        )
     stderr = result.stderr.decode().splitlines()
     assert result.returncode == 1, stderr
     assert stderr[0] == "trio-mcast: listening on 224.0.0.1 port 1234, interface lo"
@@ -368,12 +286,12 @@ async def test_idle_timeout_and_seed_alias_exit_1() -> None:
 
 async def test_stats_prints_a_rate_line_every_second() -> None:
     port = "40209"
-    recv_argv = cli("recv", GROUP, "-p", port, "-i", "lo", "--stats", "--sequence", "-q")
-    send_argv = cli(
+    recv_argv = cli_argv("recv", GROUP, "-p", port, "-i", "lo", "--stats", "--sequence", "-q")
+    send_argv = cli_argv(
         "send", GROUP, "-p", port, "-i", "127.0.0.1", "--sequence", "-c", "40", "--rate", "40"
     )
     with trio.fail_after(TIMEOUT):
-        async with started([*recv_argv, "--duration", "1.5", "-f", "raw"]) as recv:
+        async with running_cli([*recv_argv, "--duration", "1.5", "-f", "raw"], env=ENV) as recv:
             send = await run(send_argv)
             assert send.returncode == 0, send.stderr
             rate = await recv.stderr.wait_for("trio-mcast: rate: ")
@@ -387,7 +305,7 @@ async def test_stats_prints_a_rate_line_every_second() -> None:
 
 async def test_usage_errors_from_a_subprocess_are_one_line() -> None:
     with trio.fail_after(TIMEOUT):
-        result = await run(cli("recv", "--port", "70000"))
+        result = await run(cli_argv("recv", "--port", "70000"))
     assert result.returncode == 2
     assert result.stdout == b""
     assert result.stderr == b"trio-mcast: error: port must be an int in 1..65535, got 70000\n"
@@ -399,7 +317,7 @@ async def test_console_script_matches_python_m() -> None:
         pytest.skip(f"the console script is not installed at {script}")
     with trio.fail_after(TIMEOUT):
         by_script = await run([script, "--version"])
-        by_module = await run(cli("--version"))
+        by_module = await run(cli_argv("--version"))
         bad = await run([script, "recv", "-p", "0"])
     assert by_script.returncode == by_module.returncode == 0
     assert by_script.stdout == by_module.stdout
@@ -410,29 +328,19 @@ async def test_console_script_matches_python_m() -> None:
 
 async def test_sigterm_while_send_waits_for_stdin() -> None:
     port = 40210
-    argv = cli("send", GROUP, "-p", str(port), "-i", "127.0.0.1", "-")
+    argv = cli_argv("send", GROUP, "-p", str(port), "-i", "127.0.0.1", "-")
     with trio.fail_after(TIMEOUT):
-        async with open_multicast_receiver(GROUP, port, interface="lo") as receiver:
-            process = await trio.lowlevel.open_process(
-                argv, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV
-            )
-            assert process.stdin is not None
-            assert process.stderr is not None
-            try:
-                await process.stdin.send_all(b"first\n")
-                # The datagram arriving proves send is running, signal handling included;
-                # now it blocks reading the next line.
-                assert (await receiver.receive()).payload == b"first"
-                process.send_signal(signal.SIGTERM)
-                err = await Lines(process.stderr).rest()
-                code = await process.wait()
-            finally:
-                if process.returncode is None:
-                    process.kill()
-                with trio.CancelScope(shield=True):
-                    await process.stdin.aclose()
-                    await process.stderr.aclose()
-                    await process.wait()
+        async with (
+            open_multicast_receiver(GROUP, port, interface="lo") as receiver,
+            running_cli(argv, env=ENV, pipe_stdin=True) as send,
+        ):
+            assert send.stdin is not None
+            await send.stdin.send_all(b"first\n")
+            # The datagram arriving proves send is running, signal handling included;
+            # now it blocks reading the next line.
+            assert (await receiver.receive()).payload == b"first"
+            send.process.send_signal(signal.SIGTERM)
+            code, _, err = await send.finish()
     assert code == 143, err
     assert_clean(err)
     assert "Fatal Python error" not in "\n".join(err)
@@ -446,10 +354,16 @@ async def test_sigterm_while_send_waits_for_stdin() -> None:
 async def test_recv_with_stdout_closed_stops_quietly(loopback_sender: socket.socket) -> None:
     port = 40211
     sock = trio.socket.from_stdlib_socket(loopback_sender)
-    argv = ["sh", "-c", 'exec "$@" >&-', "sh", *cli("recv", GROUP, "-p", str(port), "-i", "lo")]
+    argv = [
+        "sh",
+        "-c",
+        'exec "$@" >&-',
+        "sh",
+        *cli_argv("recv", GROUP, "-p", str(port), "-i", "lo"),
+    ]
     with trio.fail_after(TIMEOUT):
-        async with started(argv) as recv:
-            await recv.stderr.wait_for("trio-mcast: listening on ")
+        async with running_cli(argv, env=ENV) as recv:
+            await recv.stderr.wait_for(LISTENING)
             await sock.sendto(b"nobody reads this", (GROUP, port))
             code, out, err = await recv.finish()
     assert code == 0, err

@@ -16,11 +16,12 @@ import trio.testing
 
 import trio_mcast
 from tests import netns
+from tests.receiving import receive_n
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from trio_mcast import Datagram, MulticastReceiver
+    from trio_mcast import Datagram
 
 PORT = 40100
 
@@ -30,16 +31,6 @@ def send_loopback(
 ) -> None:
     for payload in payloads:
         sender.sendto(payload, (group, port))
-
-
-async def receive_n(
-    receiver: MulticastReceiver, count: int, *, deadline: float = 10
-) -> list[Datagram]:
-    received: list[Datagram] = []
-    with trio.fail_after(deadline):
-        while len(received) < count:
-            received.extend(await receiver.receive_batch(count - len(received)))
-    return received
 
 
 async def test_loopback_round_trip_names_group_and_source(loopback_sender: socket.socket) -> None:

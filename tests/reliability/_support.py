@@ -1,4 +1,8 @@
-"""Helpers shared by the reliability tests."""
+"""Helpers shared by the reliability tests.
+
+The helpers that wait for datagrams are in :mod:`tests.receiving`, shared with
+the rest of the suite.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,13 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from tests.receiving import DEADLINE
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from trio_mcast import Datagram, MulticastReceiver
-
 #: Set by ``tox -e soak``: the soak-style tests run for this long instead of briefly.
 SOAK_SECONDS_VARIABLE: Final = "TRIO_MCAST_SOAK_SECONDS"
-#: How long a wait for a datagram that has certainly been sent may take.
-DEADLINE: Final = 10.0
 MIB: Final = 1 << 20
 
 
@@ -80,40 +82,6 @@ def observer(family: socket.AddressFamily, group: str, port: int, ifindex: int) 
         sock.close()
         raise
     return sock
-
-
-async def receive_n(
-    receiver: MulticastReceiver, count: int, *, deadline: float = DEADLINE
-) -> list[Datagram]:
-    """Exactly ``count`` datagrams, failing after ``deadline`` seconds."""
-    received: list[Datagram] = []
-    with trio.fail_after(deadline):
-        while len(received) < count:
-            received.extend(await receiver.receive_batch(count - len(received)))
-    return received
-
-
-async def receive_until(
-    receiver: MulticastReceiver, marker: bytes, *, deadline: float = DEADLINE
-) -> list[Datagram]:
-    """Every datagram up to and including the one whose payload is ``marker``."""
-    received: list[Datagram] = []
-    with trio.fail_after(deadline):
-        while not received or received[-1].payload != marker:
-            received.append(await receiver.receive())
-    return received
-
-
-async def recv_exactly(
-    sock: socket.socket, count: int, *, deadline: float = DEADLINE
-) -> list[bytes]:
-    """``count`` datagrams from a plain socket, failing after ``deadline`` seconds."""
-    payloads: list[bytes] = []
-    with trio.move_on_after(deadline), trio.socket.from_stdlib_socket(sock.dup()) as reader:
-        while len(payloads) < count:
-            payloads.append(await reader.recv(65535))
-        return payloads
-    raise AssertionError(f"timed out with {len(payloads)} of {count} datagrams: {payloads}")
 
 
 async def wait_until(

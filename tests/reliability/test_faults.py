@@ -22,8 +22,6 @@ from __future__ import annotations
 import errno
 import re
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -32,7 +30,9 @@ import trio
 
 import trio_mcast
 from tests import netns
-from tests.reliability._support import DEADLINE, loopback_sender4, receive_until
+from tests.cli_process import LISTENING, cli_argv, running_cli
+from tests.receiving import DEADLINE, receive_until
+from tests.reliability._support import loopback_sender4
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -132,10 +132,7 @@ async def test_deleted_interface_and_vanished_sender_make_the_receiver_go_quiet(
 
 async def test_cli_idle_timeout_notices_a_deleted_interface(doomed_host: netns.Host) -> None:
     group = GROUPS[socket.AF_INET]
-    argv = [
-        sys.executable,
-        "-m",
-        "trio_mcast",
+    argv = cli_argv(
         "recv",
         group,
         "--port",
@@ -146,49 +143,19 @@ async def test_cli_idle_timeout_notices_a_deleted_interface(doomed_host: netns.H
         "0.5",
         "--format",
         "jsonl",
-    ]
+    )
     with link_sender(doomed_host, socket.AF_INET) as sender:
-        process = await trio.lowlevel.open_process(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=REPOSITORY,
-        )
-        try:
-            assert process.stdout is not None
-            assert process.stderr is not None
-            errors = bytearray()
+        async with running_cli(argv, cwd=REPOSITORY) as recv:
             with trio.fail_after(DEADLINE):
-                while b"\n" not in errors:
-                    chunk = await process.stderr.receive_some()
-                    assert chunk, bytes(errors)
-                    errors += chunk
-                assert errors.startswith(b"trio-mcast: listening on "), bytes(errors)
+                await recv.stderr.expect(LISTENING)
                 sender.sendto(b"before", (group, PORT))
-                output = await process.stdout.receive_some()
-                assert b'"payload": "before"' in output
+                assert '"payload": "before"' in (await recv.stdout.readline() or "")
                 remove_link_and_host(doomed_host)
-                async with trio.open_nursery() as nursery:
-
-                    async def read_errors() -> None:
-                        assert process.stderr is not None
-                        while chunk := await process.stderr.receive_some():
-                            errors.extend(chunk)
-
-                    nursery.start_soon(read_errors)
-                    while chunk := await process.stdout.receive_some():
-                        output += chunk
-                    returncode = await process.wait()
-        finally:
-            if process.returncode is None:
-                process.kill()
-                with trio.CancelScope(shield=True):
-                    await process.wait()
+                returncode, output, errors = await recv.read_to_end()
     # It received something, so an idle timeout is a normal end: exit 0.
-    assert returncode == 0, bytes(errors)
+    assert returncode == 0, errors
     assert output.count(b"\n") == 1
-    assert b"idle timeout" in errors, bytes(errors)
+    assert b"idle timeout" in errors, errors
     assert b"Traceback" not in errors
 
 

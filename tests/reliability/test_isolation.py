@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -30,14 +28,9 @@ import trio
 
 import trio_mcast
 from tests import netns
-from tests.reliability._support import (
-    DEADLINE,
-    observer,
-    receive_n,
-    receive_until,
-    recv_exactly,
-    wait_until,
-)
+from tests.cli_process import LISTENING, cli_argv, running_cli
+from tests.receiving import DEADLINE, receive_n, receive_until, recv_exactly
+from tests.reliability._support import observer, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -217,24 +210,6 @@ async def test_receivers_sharing_a_port_each_get_exactly_their_own_datagrams(
     assert [s.filtered for s in statistics] == [0, 0, 0, 0]
 
 
-async def _read_line(stream: trio.abc.ReceiveStream, buffer: bytearray) -> bytes:
-    while b"\n" not in buffer:
-        chunk = await stream.receive_some()
-        if not chunk:
-            raise AssertionError(f"stream ended before a full line: {bytes(buffer)!r}")
-        buffer += chunk
-    line, _, rest = bytes(buffer).partition(b"\n")
-    buffer[:] = rest
-    return line
-
-
-async def _read_all(stream: trio.abc.ReceiveStream) -> bytes:
-    chunks = []
-    while chunk := await stream.receive_some():
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @FAMILIES
 async def test_cli_recv_in_a_host_prints_only_its_source(
     make_lan: Callable[..., netns.Lan], family: socket.AddressFamily
@@ -243,10 +218,7 @@ async def test_cli_recv_in_a_host_prints_only_its_source(
     host_a, host_b, host_r = lan.hosts
     group, other_group, _ = GROUPS[family]
     r_address = address(host_r, family)
-    argv = [
-        sys.executable,
-        "-m",
-        "trio_mcast",
+    argv = cli_argv(
         "recv",
         group,
         "--port",
@@ -259,7 +231,7 @@ async def test_cli_recv_in_a_host_prints_only_its_source(
         str(ROUNDS),
         "--format",
         "jsonl",
-    ]
+    )
     r_index = host_r.ifindex
     with netns.entered(host_r.ns_path):
         watch_group = observer(family, group, PORT, r_index)
@@ -272,20 +244,9 @@ async def test_cli_recv_in_a_host_prints_only_its_source(
         host_a.sender(family) as from_a,
         host_b.sender(family) as from_b,
     ):
-        process = await trio.lowlevel.open_process(
-            host_r.command(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=REPOSITORY,
-        )
-        try:
-            assert process.stdout is not None
-            assert process.stderr is not None
-            stderr_buffer = bytearray()
+        async with running_cli(host_r.command(argv), cwd=REPOSITORY) as recv:
             with trio.fail_after(DEADLINE):
-                line = await _read_line(process.stderr, stderr_buffer)
-            assert line.startswith(b"trio-mcast: listening on "), line
+                await recv.stderr.expect(LISTENING)
             # Everything unwanted first, witnessed on R, then A's datagrams: had
             # the CLI accepted an unwanted one, it would be among its first
             # --count lines.
@@ -296,21 +257,8 @@ async def test_cli_recv_in_a_host_prints_only_its_source(
             await recv_exactly(watch_unicast, 2 * ROUNDS)
             for number in range(ROUNDS):
                 from_a.sendto(a_payload(number), (group, PORT))
-            errors: list[bytes] = []
             with trio.fail_after(DEADLINE):
-                async with trio.open_nursery() as nursery:
-
-                    async def read_errors(stream: trio.abc.ReceiveStream) -> None:
-                        errors.append(await _read_all(stream))
-
-                    nursery.start_soon(read_errors, process.stderr)
-                    output = await _read_all(process.stdout)
-                    returncode = await process.wait()
-        finally:
-            if process.returncode is None:
-                process.kill()
-                with trio.CancelScope(shield=True):
-                    await process.wait()
+                returncode, output, errors = await recv.read_to_end()
 
     assert returncode == 0, (output, errors)
     records = [json.loads(line) for line in output.decode("ascii").splitlines()]

@@ -27,7 +27,8 @@ import trio.lowlevel
 
 import trio_mcast
 from tests import netns
-from tests.reliability._support import DEADLINE, link_sender6, loopback_sender4
+from tests.receiving import DEADLINE
+from tests.reliability._support import link_sender6, loopback_sender4
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -12,8 +12,6 @@ import errno
 import json
 import random
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NamedTuple
 
@@ -23,7 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import trio_mcast
-from tests.reliability._support import DEADLINE, link_sender6, loopback_sender4
+from tests.cli_process import LISTENING, cli_argv, running_cli
+from tests.receiving import DEADLINE
+from tests.reliability._support import link_sender6, loopback_sender4
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -183,10 +183,7 @@ def test_random_payloads_through_a_real_socket(ipv6_link: int) -> None:
 
 
 async def _cli_prints(output_format: str, port: int, payload: bytes) -> tuple[bytes, bytes, int]:
-    argv = [
-        sys.executable,
-        "-m",
-        "trio_mcast",
+    argv = cli_argv(
         "recv",
         GROUP4,
         "--port",
@@ -197,45 +194,15 @@ async def _cli_prints(output_format: str, port: int, payload: bytes) -> tuple[by
         "1",
         "--format",
         output_format,
-    ]
-    process = await trio.lowlevel.open_process(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=REPOSITORY,
     )
-    try:
-        assert process.stdout is not None
-        assert process.stderr is not None
-        errors = bytearray()
+    async with running_cli(argv, cwd=REPOSITORY) as recv:
         with trio.fail_after(DEADLINE):
-            while b"\n" not in errors:
-                chunk = await process.stderr.receive_some()
-                assert chunk, f"recv exited before listening: {bytes(errors)!r}"
-                errors += chunk
-        assert errors.startswith(b"trio-mcast: listening on "), bytes(errors)
+            await recv.stderr.expect(LISTENING)
         with loopback_sender4() as sender:
             sender.sendto(payload, (GROUP4, port))
-        output = bytearray()
         with trio.fail_after(DEADLINE):
-            async with trio.open_nursery() as nursery:
-
-                async def read_errors() -> None:
-                    assert process.stderr is not None
-                    while chunk := await process.stderr.receive_some():
-                        errors.extend(chunk)
-
-                nursery.start_soon(read_errors)
-                while chunk := await process.stdout.receive_some():
-                    output += chunk
-                returncode = await process.wait()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            with trio.CancelScope(shield=True):
-                await process.wait()
-    return bytes(output), bytes(errors), returncode
+            returncode, output, errors = await recv.read_to_end()
+    return output, errors, returncode
 
 
 @pytest.mark.parametrize("output_format", ["text", "jsonl", "raw", "hex"])

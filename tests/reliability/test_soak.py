@@ -24,7 +24,8 @@ import pytest
 import trio
 
 import trio_mcast
-from tests.reliability._support import DEADLINE, MIB, loopback_sender4, rss_bytes, soak_seconds
+from tests.receiving import DEADLINE
+from tests.reliability._support import MIB, loopback_sender4, rss_bytes, soak_seconds
 
 PORT: Final = 41001
 GROUP: Final = "239.70.0.1"
