@@ -19,6 +19,7 @@ import fcntl
 import ipaddress
 import itertools
 import os
+import select
 import shutil
 import socket
 import struct
@@ -155,26 +156,50 @@ def run_ip(*args: str, netns_pid: int | None = None) -> None:
         raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}")
 
 
+_RTMGRP_LINK: Final = 0x1
+_RTMGRP_IPV4_ROUTE: Final = 0x40
+_RTMGRP_IPV6_ROUTE: Final = 0x400
+_ROUTE_WAIT_SECONDS: Final = 5.0
+
+
+def _routes_multicast(device: str, netns_pid: int | None) -> bool:
+    try:
+        run_ip("-6", "route", "get", "ff15::1", "oif", device, netns_pid=netns_pid)
+        run_ip("route", "get", "239.0.0.1", "oif", device, netns_pid=netns_pid)
+    except RuntimeError:
+        return False
+    return True
+
+
 def wait_for_multicast_routes(device: str, *, netns_pid: int | None = None) -> None:
     """Block until ``device`` can send IPv4 and IPv6 multicast.
 
-    A new link gets its IPv6 multicast route a moment after it comes up;
-    sending before that fails with ENETUNREACH. Asks the kernel itself
-    (``ip route get``) until it answers, for at most five seconds.
+    A new veth gets its carrier, and with it its IPv6 multicast route, a
+    moment after it comes up (the kernel's link watcher runs later); sending
+    before that fails with ENETUNREACH. This listens to the namespace's
+    routing notifications and asks the kernel again (``ip route get``) after
+    each one, for at most five seconds.
+
+    Raises:
+        RuntimeError: The routes did not appear in time.
     """
-    deadline = time.monotonic() + 5
-    for query in (
-        ("-6", "route", "get", "ff15::1", "oif", device),
-        ("route", "get", "239.0.0.1", "oif", device),
-    ):
-        while True:
-            try:
-                run_ip(*query, netns_pid=netns_pid)
-                break
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
+    namespace = (
+        entered(f"/proc/{netns_pid}/ns/net") if netns_pid is not None else contextlib.nullcontext()
+    )
+    with namespace:
+        notifications = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    with notifications:
+        # Subscribe before the first look, so no change can slip in between.
+        notifications.bind((0, _RTMGRP_LINK | _RTMGRP_IPV4_ROUTE | _RTMGRP_IPV6_ROUTE))
+        deadline = time.monotonic() + _ROUTE_WAIT_SECONDS
+        while not _routes_multicast(device, netns_pid):
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([notifications], [], [], max(remaining, 0))
+            if not ready:
+                raise RuntimeError(
+                    f"{device} cannot route multicast after {_ROUTE_WAIT_SECONDS} s"
+                )
+            notifications.recv(65536)
 
 
 @contextlib.contextmanager
