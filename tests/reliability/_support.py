@@ -28,11 +28,6 @@ def soak_seconds(default: float) -> float:
     return float(raw) if raw else default
 
 
-def soak_mode() -> bool:
-    """Whether the long (``tox -e soak``) versions were asked for."""
-    return bool(os.environ.get(SOAK_SECONDS_VARIABLE, "").strip())
-
-
 def rss_bytes() -> int:
     """This process's resident set size, from ``/proc/self/status``."""
     with open("/proc/self/status") as status:
