@@ -436,3 +436,24 @@ async def test_cancellation_reaches_a_consumer_of_a_full_queue(
             scope.cancel()
             await receiver.receive_batch(10)
         assert scope.cancelled_caught
+
+
+async def test_runtime_join_keeps_any_source_and_source_specific_apart() -> None:
+    async with trio_mcast.open_multicast_receiver(
+        ["239.19.0.1", "232.19.0.2"], PORT, interface="lo", bind_to_group=False
+    ) as receiver:
+        await receiver.join("239.19.0.1")
+        assert list(receiver.groups) == ["239.19.0.1", "232.19.0.2"]
+        with pytest.raises(
+            trio_mcast.InvalidGroupError,
+            match=r"^group '239\.19\.0\.1' is already joined for any source; leave it first"
+            r" to join it for specific sources$",
+        ):
+            await receiver.join("239.19.0.1", sources=["127.0.0.1"])
+        await receiver.join("232.19.0.3", sources=["127.0.0.1"])
+        with pytest.raises(
+            trio_mcast.InvalidGroupError,
+            match=r"^group '232\.19\.0\.3' is already joined for sources 127\.0\.0\.1;"
+            r" leave it first to join it for any source$",
+        ):
+            await receiver.join("232.19.0.3")

@@ -262,14 +262,17 @@ class MulticastReceiver:
     async def join(self, group: AddressLike, sources: AddressesLike | None = None) -> None:
         """Join another group (or add sources to a joined one) while receiving.
 
+        Joining a group that is already joined the same way does nothing.
+
         Args:
             group: A multicast group of the receiver's family.
             sources: Source-specific multicast: only these senders.
 
         Raises:
-            MulticastError: The group or a source is invalid, or the receiver
-                is bound to a single group (open it with
-                ``bind_to_group=False`` to join at run time).
+            MulticastError: The group or a source is invalid; the group is
+                already joined for any source and sources are given, or the
+                other way round; or the receiver is bound to a single group
+                (open it with ``bind_to_group=False`` to join at run time).
             JoinError: The kernel refused (for example, the membership limit).
         """
         await trio.lowlevel.checkpoint()
@@ -290,7 +293,16 @@ class MulticastReceiver:
                 value=group,
             )
         held = self._memberships.get(address)
-        if held is not None and (not held or not spec.sources):
+        if held is not None and bool(held) != bool(spec.sources):
+            # Any-source and source-specific memberships of one group exclude
+            # each other; switching silently would change what is delivered.
+            now = f"for sources {', '.join(map(str, held))}" if held else "for any source"
+            raise InvalidGroupError(
+                f"group {str(address)!r} is already joined {now}; leave it first to join it"
+                f" {'for specific sources' if spec.sources else 'for any source'}",
+                value=group,
+            )
+        if held is not None and not held:
             return
         held = held or ()
         new_sources = tuple(source for source in spec.sources if source not in held)
