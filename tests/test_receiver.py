@@ -457,3 +457,18 @@ async def test_runtime_join_keeps_any_source_and_source_specific_apart() -> None
             r" leave it first to join it for any source$",
         ):
             await receiver.join("232.19.0.3")
+
+
+async def _recvstep_until_closed(sock: trio.socket.SocketType) -> None:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trio_mcast.recvstep, sock, lambda batch: None)
+        await trio.testing.wait_all_tasks_blocked()
+        sock.close()
+
+
+async def test_recvstep_wakes_when_its_socket_is_closed_and_leaks_nothing() -> None:
+    fds_before = netns.open_fd_count()
+    sock = await trio_mcast.joinstep("239.20.0.1", PORT, "lo")
+    with pytest.RaisesGroup(trio.ClosedResourceError):
+        await _recvstep_until_closed(sock)
+    assert netns.open_fd_count() == fds_before

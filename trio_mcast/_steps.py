@@ -7,6 +7,8 @@ background task both run.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 from typing import TYPE_CHECKING, Final, NoReturn
 
@@ -24,7 +26,7 @@ from ._validate import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable
+    from collections.abc import Awaitable, Callable, Iterable, Iterator
 
     from ._datagram import Datagram
     from ._drain import Drainer
@@ -92,23 +94,20 @@ async def joinstep(
     return trio.socket.from_stdlib_socket(open_joined_socket(spec).sock)
 
 
-def _stdlib_socket(sock: trio.socket.SocketType | socket.socket) -> socket.socket:
+@contextlib.contextmanager
+def _readable(sock: trio.socket.SocketType | socket.socket) -> Iterator[socket.socket]:
+    """A stdlib socket to read ``sock`` through without blocking.
+
+    A trio socket offers only async reads, so its descriptor is duplicated
+    (same socket, own descriptor) and the duplicate closed afterwards; the
+    caller's socket is never closed here.
+    """
     if isinstance(sock, socket.socket):
-        return sock
-    # A trio socket wraps a stdlib one; read that directly rather than
-    # duplicating the descriptor.
-    return _unwrap_trio_socket(sock)
-
-
-def _unwrap_trio_socket(sock: trio.socket.SocketType) -> socket.socket:
-    inner = getattr(sock, "_sock", None)
-    if not isinstance(inner, socket.socket):
-        raise InvalidArgumentError(
-            f"sock {sock!r} is not a socket this library can read from",
-            parameter="sock",
-            value=sock,
-        )
-    return inner
+        yield sock
+        return
+    with socket.socket(fileno=os.dup(sock.fileno())) as duplicate:
+        duplicate.setblocking(False)
+        yield duplicate
 
 
 def _drainer_for(
@@ -182,12 +181,12 @@ def tryrecv(
         OSError: The socket failed (for example, it was closed).
     """
     count = validate_positive_int(max_count, "max_count")
-    drain = _drainer_for(_stdlib_socket(sock), groups, max_datagram_size, DrainCounters())
-    return drain(count)
+    with _readable(sock) as readable:
+        return _drainer_for(readable, groups, max_datagram_size, DrainCounters())(count)
 
 
 async def pump(
-    sock: socket.socket,
+    sock: trio.socket.SocketType | socket.socket,
     drain: Drainer,
     deliver: Callable[[list[Datagram]], object],
     batch_size: int,
@@ -238,6 +237,7 @@ async def recvstep(
     """
     await trio.lowlevel.checkpoint()
     count = validate_positive_int(batch_size, "batch_size")
-    inner = _stdlib_socket(sock)
-    drain = _drainer_for(inner, groups, max_datagram_size, DrainCounters())
-    await pump(inner, drain, deliver, count)
+    with _readable(sock) as readable:
+        drain = _drainer_for(readable, groups, max_datagram_size, DrainCounters())
+        # Wait on the caller's socket itself, so that closing it wakes us.
+        await pump(sock, drain, deliver, count)
