@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from ._cli_exits import UsageError
-from ._config import default_group, default_max_datagram_size, default_port, default_ttl
+from ._config import default_group, default_port, default_ttl
 from ._errors import InvalidArgumentError
 from ._validate import (
     validate_group,
     validate_interface,
     validate_join_args,
     validate_max_datagram_size,
+    validate_max_datagram_size_or_default,
     validate_port,
     validate_positive_int,
     validate_ttl,
@@ -173,11 +174,7 @@ def recv_options(args: argparse.Namespace) -> RecvOptions:
     interface = _interface(args, groups[0] if groups else default_group())
     spec = validate_join_args(groups or None, args.port, interface, sources=args.sources or None)
     count = _count(args)
-    max_size = (
-        default_max_datagram_size()
-        if args.max_size is None
-        else validate_max_datagram_size(args.max_size, "max-size")
-    )
+    max_size = validate_max_datagram_size_or_default(args.max_size, "max-size")
     return RecvOptions(
         groups=spec.group_strings,
         port=spec.port,

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Final, NoReturn
 
 import trio
 
-from ._config import default_max_datagram_size
 from ._datagram import Datagram, ReceiverStatistics
 from ._drain import DrainCounters, make_drainer
 from ._errors import InvalidArgumentError, InvalidGroupError
@@ -21,7 +20,7 @@ from ._steps import DEFAULT_BATCH_SIZE, groups_by_address, pump
 from ._validate import (
     validate_group,
     validate_join_args,
-    validate_max_datagram_size,
+    validate_max_datagram_size_or_default,
     validate_positive_int,
 )
 
@@ -427,11 +426,7 @@ async def open_multicast_receiver(
     """
     await trio.lowlevel.checkpoint()
     spec = validate_join_args(groups, port, interface, bind_group, isock, sources=sources)
-    size = (
-        default_max_datagram_size()
-        if max_datagram_size is None
-        else validate_max_datagram_size(max_datagram_size)
-    )
+    size = validate_max_datagram_size_or_default(max_datagram_size)
     policy = _overflow_policy(overflow)
     queue_limit = validate_positive_int(queue_size, "queue_size")
     batch_limit = validate_positive_int(batch_size, "batch_size")

@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Final, NoReturn
 
 import trio
 
-from ._config import default_max_datagram_size
 from ._drain import DrainCounters, make_drainer
 from ._errors import InvalidArgumentError, InvalidGroupError
 from ._join import open_joined_socket
 from ._validate import (
     validate_group,
     validate_join_args,
-    validate_max_datagram_size,
+    validate_max_datagram_size_or_default,
     validate_positive_int,
 )
 
@@ -116,38 +115,30 @@ def _drainer_for(
     max_datagram_size: int | None,
     counters: DrainCounters,
 ) -> Drainer:
-    size = (
-        default_max_datagram_size()
-        if max_datagram_size is None
-        else validate_max_datagram_size(max_datagram_size)
-    )
-    host = sock.getsockname()[0]
+    size = validate_max_datagram_size_or_default(max_datagram_size)
     bound: IPAddress | None
     try:
-        bound = validate_group(host)
+        bound = validate_group(sock.getsockname()[0])
     except InvalidGroupError:
         bound = None
-    if bound is not None:
-        return make_drainer(
-            sock,
-            max_datagram_size=size,
-            fixed_group=str(bound),
-            groups_by_address={},
-            metadata=False,
-            counters=counters,
-        )
-    if groups is None:
+    if bound is None and groups is None:
         raise InvalidArgumentError(
             "groups is None but the socket is bound to the wildcard: pass the groups it joined",
             parameter="groups",
             value=groups,
         )
-    spec = validate_join_args(groups, int(sock.getsockname()[1]))
+    # A socket bound to its group hears only that group; one bound to the
+    # wildcard names (and filters) datagrams by their destination.
+    table = (
+        {}
+        if bound is not None
+        else groups_by_address(validate_join_args(groups, int(sock.getsockname()[1])).groups)
+    )
     return make_drainer(
         sock,
         max_datagram_size=size,
-        fixed_group=None,
-        groups_by_address=groups_by_address(spec.groups),
+        fixed_group=None if bound is None else str(bound),
+        groups_by_address=table,
         metadata=False,
         counters=counters,
     )

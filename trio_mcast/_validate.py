@@ -41,6 +41,7 @@ __all__ = [
     "validate_interface",
     "validate_join_args",
     "validate_max_datagram_size",
+    "validate_max_datagram_size_or_default",
     "validate_port",
     "validate_positive_int",
     "validate_ttl",
@@ -363,6 +364,28 @@ def validate_max_datagram_size(size: int, parameter: str = "max_datagram_size") 
     return _check_int(
         size, 1, _config.MAX_DATAGRAM_SIZE, parameter=parameter, error=InvalidArgumentError
     )
+
+
+def validate_max_datagram_size_or_default(
+    size: int | None, parameter: str = "max_datagram_size"
+) -> int:
+    """Like :func:`validate_max_datagram_size`, with ``None`` for the default.
+
+    Args:
+        size: An int in 1..65535, or ``None`` for ``MULTICAST_BUFFER_SIZE``
+            (65535 when unset).
+        parameter: The parameter name to report in errors.
+
+    Returns:
+        The size as a plain int.
+
+    Raises:
+        InvalidArgumentError: ``size`` is not an int in 1..65535.
+        ConfigError: ``size`` is ``None`` and ``MULTICAST_BUFFER_SIZE`` is invalid.
+    """
+    if size is None:
+        return _config.default_max_datagram_size()
+    return validate_max_datagram_size(size, parameter)
 
 
 def validate_positive_int(value: int, parameter: str) -> int:
