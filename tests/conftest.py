@@ -55,10 +55,7 @@ def _private_network_guard(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def loopback_sender() -> Iterator[socket.socket]:
     """An IPv4 UDP socket that sends multicast out of ``lo`` (127.0.0.1)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-    with sock:
+    with netns.loopback_sender() as sock:
         yield sock
 
 

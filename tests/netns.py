@@ -417,6 +417,14 @@ def build_lan(count: int, *, names: Sequence[str] = ()) -> Lan:
     return lan
 
 
+def loopback_sender() -> socket.socket:
+    """An IPv4 UDP socket in this namespace that sends multicast out of ``lo``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+    return sock
+
+
 def open_fd_count() -> int:
     """How many file descriptors this process has open."""
     return len(os.listdir("/proc/self/fd"))

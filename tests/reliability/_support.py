@@ -37,14 +37,6 @@ def rss_bytes() -> int:
     raise AssertionError("/proc/self/status has no VmRSS line")
 
 
-def loopback_sender4() -> socket.socket:
-    """An IPv4 UDP socket that sends multicast out of ``lo``."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-    return sock
-
-
 def link_sender6(ifindex: int) -> socket.socket:
     """An IPv6 UDP socket that sends multicast out of ``ifindex`` and loops it back."""
     sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)

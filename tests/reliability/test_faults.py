@@ -32,7 +32,6 @@ import trio_mcast
 from tests import netns
 from tests.cli_process import LISTENING, cli_argv, running_cli
 from tests.receiving import DEADLINE, receive_until
-from tests.reliability._support import loopback_sender4
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -164,7 +163,7 @@ async def test_join_beyond_the_membership_limit_is_a_join_error_and_the_receiver
 ):
     limit = int(await trio.Path("/proc/sys/net/ipv4/igmp_max_memberships").read_text())
     groups = [f"239.61.0.{n}" for n in range(1, limit + 2)]
-    with loopback_sender4() as sender:
+    with netns.loopback_sender() as sender:
         async with trio_mcast.open_multicast_receiver(
             groups[0], PORT, interface="lo", bind_to_group=False
         ) as receiver:

@@ -28,7 +28,7 @@ import trio.lowlevel
 import trio_mcast
 from tests import netns
 from tests.receiving import DEADLINE
-from tests.reliability._support import link_sender6, loopback_sender4
+from tests.reliability._support import link_sender6
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -173,7 +173,7 @@ def default_sigint_handler() -> Iterator[None]:
 @pytest.mark.usefixtures("default_sigint_handler")
 def test_2000_cycles_by_every_exit_route_leave_nothing_behind(ipv6_link: int) -> None:
     routes_done: Counter[str] = Counter()
-    with loopback_sender4() as sender4, link_sender6(ipv6_link) as sender6:
+    with netns.loopback_sender() as sender4, link_sender6(ipv6_link) as sender6:
         fds_before = netns.open_fd_count()
         for first_cycle in range(0, CYCLES, len(ROUTES)):
             ipv6 = (first_cycle // len(ROUTES)) % IPV6_EVERY == IPV6_EVERY - 1

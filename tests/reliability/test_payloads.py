@@ -21,9 +21,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import trio_mcast
+from tests import netns
 from tests.cli_process import LISTENING, cli_argv, running_cli
 from tests.receiving import DEADLINE
-from tests.reliability._support import link_sender6, loopback_sender4
+from tests.reliability._support import link_sender6
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -50,7 +51,7 @@ HOSTILE: Final = (
 
 
 def open_sender(family: socket.AddressFamily, ipv6_link: int) -> socket.socket:
-    return loopback_sender4() if family == socket.AF_INET else link_sender6(ipv6_link)
+    return netns.loopback_sender() if family == socket.AF_INET else link_sender6(ipv6_link)
 
 
 async def round_trip(
@@ -198,7 +199,7 @@ async def _cli_prints(output_format: str, port: int, payload: bytes) -> tuple[by
     async with running_cli(argv, cwd=REPOSITORY) as recv:
         with trio.fail_after(DEADLINE):
             await recv.stderr.expect(LISTENING)
-        with loopback_sender4() as sender:
+        with netns.loopback_sender() as sender:
             sender.sendto(payload, (GROUP4, port))
         with trio.fail_after(DEADLINE):
             returncode, output, errors = await recv.read_to_end()

@@ -24,8 +24,9 @@ import pytest
 import trio
 
 import trio_mcast
+from tests import netns
 from tests.receiving import DEADLINE
-from tests.reliability._support import MIB, loopback_sender4, rss_bytes, soak_seconds
+from tests.reliability._support import MIB, rss_bytes, soak_seconds
 
 PORT: Final = 41001
 GROUP: Final = "239.70.0.1"
@@ -58,7 +59,7 @@ class Soak:
 async def test_soak_at_a_steady_rate_with_join_and_leave_every_second() -> None:
     soak = Soak()
     body = bytes(PAYLOAD_SIZE - SEQUENCE.size)
-    with loopback_sender4() as sender:
+    with netns.loopback_sender() as sender:
         async with trio_mcast.open_multicast_receiver(
             GROUP, PORT, interface="lo", bind_to_group=False, receive_buffer_size=4 * MIB
         ) as receiver:
