@@ -91,6 +91,20 @@ def _recvfrom_drainer(
     cls = Datagram
 
     def drain(limit: int) -> list[Datagram]:
+        if limit == 1:
+            # A consumer woken by a single datagram waits for it: the batch
+            # machinery below would cost it more than the receive itself.
+            try:
+                data, source = recvfrom(bufsize)
+            except BlockingIOError:
+                return []
+            if ipv6:
+                source = source[:2]
+            size = len(data)
+            if size > max_size:
+                return truncating((data,), (source,), [size])
+            counters.bytes += size
+            return [new(cls, (data, source, group, None, None, False))]
         # The loop only receives. The datagrams are then built for the whole
         # batch by C-level zip/map, not one Python statement at a time.
         received: list[tuple[bytes, Any]] = []

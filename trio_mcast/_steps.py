@@ -1,8 +1,9 @@
 """The seed-compatible functional layer: ``joinstep``, ``tryrecv`` and ``recvstep``.
 
 These keep the names of ``multicast.recv`` and build on the same pieces as
-the receiver: :func:`pump` is the loop that ``recvstep`` and the receiver's
-background task both run.
+the receiver (the drainers of ``_drain``); :func:`pump` is ``recvstep``'s
+loop. The receiver runs its own loop, which shares the socket with a waiting
+consumer.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ._validate import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from ._datagram import Datagram
     from ._drain import Drainer
@@ -181,21 +182,19 @@ async def pump(
     drain: Drainer,
     deliver: Callable[[list[Datagram]], object],
     batch_size: int,
-    room: Callable[[], Awaitable[int]] | None = None,
 ) -> NoReturn:
     wait_readable = trio.lowlevel.wait_readable
     checkpoint = trio.lowlevel.checkpoint
     more_waiting = False
     while True:
-        limit = batch_size if room is None else min(batch_size, await room())
         # A full batch means the kernel likely holds more: a plain schedule
         # point is cheaper than another round through epoll.
         if more_waiting:
             await checkpoint()
         else:
             await wait_readable(sock)
-        batch = drain(limit)
-        more_waiting = len(batch) == limit
+        batch = drain(batch_size)
+        more_waiting = len(batch) == batch_size
         if batch:
             deliver(batch)
 
