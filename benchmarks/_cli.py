@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from . import _flood, _live, _throughput
+from . import _flood, _fresh_malloc, _live, _throughput
 from ._net import (
     allow_memberships,
     group_addresses,
@@ -58,6 +58,7 @@ DRAIN_CONTENDERS: Final[Mapping[str, DrainContender]] = {
     "raw-recvfrom": _throughput.run_raw_recvfrom,
     "raw-recvmsg": _throughput.run_raw_recvmsg,
     "asyncio-protocol": _throughput.run_asyncio_protocol,
+    "asyncio-protocol/initial-malloc": _fresh_malloc.run_asyncio_protocol_initial_malloc,
     "trio-naive": _throughput.run_trio_naive,
     "trio_mcast-iter": _throughput.run_trio_mcast_iter,
     "trio_mcast-batch": _throughput.run_trio_mcast_batch,
@@ -78,6 +79,7 @@ _DRAIN_TARGETS: Final = (
     ("trio_mcast-batch", REFERENCE, 0.85),
     ("trio_mcast-metadata", METADATA_REFERENCE, 0.75),
     ("trio_mcast-iter", "asyncio-protocol", 8.0),
+    ("trio_mcast-iter", "asyncio-protocol/initial-malloc", 8.0),
     ("trio_mcast-iter", "trio-naive", 3.0),
 )
 LATENCY_LIMIT: Final = 1.5
