@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from trio_mcast._receiver import open_multicast_receiver
+from trio_mcast import open_multicast_receiver
 
 from ._live import LiveCase, finish_sender, sender_command, start_sender
 from ._net import (

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 
 import trio
 
-from trio_mcast._receiver import open_multicast_receiver
+from trio_mcast import open_multicast_receiver
 
 from ._net import (
     LOOPBACK_INTERFACE,

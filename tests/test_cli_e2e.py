@@ -19,8 +19,8 @@ import pytest
 import trio
 
 from tests.cli_process import LISTENING, cli_argv, running_cli
+from trio_mcast import open_multicast_receiver
 from trio_mcast._cli import DEMO_COUNT, DEMO_GROUP
-from trio_mcast._receiver import open_multicast_receiver
 from trio_mcast._sequence import pack_header
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from ._errors import (
     JoinError,
     MulticastError,
 )
-from ._receiver import MulticastReceiver, open_multicast_receiver, serve_multicast
+from ._open_receiver import open_multicast_receiver, serve_multicast
+from ._receiver import MulticastReceiver
 from ._sender import MulticastSender, open_multicast_sender
 from ._steps import joinstep, recvstep, tryrecv
 from ._validate import Interface, JoinSpec, validate_join_args

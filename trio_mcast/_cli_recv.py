@@ -15,6 +15,7 @@ import trio
 
 from ._cli_exits import EXIT_NOTHING_RECEIVED, EXIT_OK
 from ._cli_run import Output, Session, note, run_session, silence_stdout
+from ._open_receiver import open_multicast_receiver
 from ._output import (
     ReceiveSummary,
     format_datagram,
@@ -22,7 +23,6 @@ from ._output import (
     format_rate,
     format_receive_summary,
 )
-from ._receiver import open_multicast_receiver
 from ._sequence import SequenceTracker
 
 if TYPE_CHECKING:

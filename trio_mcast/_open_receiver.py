@@ -1,0 +1,207 @@
+"""``open_multicast_receiver`` and ``serve_multicast``: set a receiver up, run it, tear it down."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Final, NoReturn
+
+import trio
+
+from ._errors import InvalidArgumentError
+from ._join import open_joined_socket
+from ._queue import OverflowPolicy
+from ._receiver import DEFAULT_QUEUE_SIZE, MulticastReceiver
+from ._steps import DEFAULT_BATCH_SIZE
+from ._validate import (
+    validate_join_args,
+    validate_max_datagram_size_or_default,
+    validate_positive_int,
+)
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+    from ._datagram import Datagram
+    from ._validate import AddressesLike, AddressLike, InterfaceLike
+
+__all__ = ["open_multicast_receiver", "serve_multicast"]
+
+_OVERFLOW_NAMES: Final = {policy.value: policy for policy in OverflowPolicy}
+
+
+@asynccontextmanager
+async def open_multicast_receiver(
+    groups: AddressesLike | None = None,
+    port: int | None = None,
+    *,
+    interface: InterfaceLike | None = None,
+    sources: AddressesLike | None = None,
+    bind_group: AddressLike | None = None,
+    bind_to_group: bool | None = None,
+    max_datagram_size: int | None = None,
+    receive_buffer_size: int | None = None,
+    metadata: bool = False,
+    queue_size: int = DEFAULT_QUEUE_SIZE,
+    overflow: str = "drop-newest",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    isock: socket.socket | None = None,
+) -> AsyncIterator[MulticastReceiver]:
+    """Join multicast groups and receive from them inside the block.
+
+    The context manager owns a nursery whose background task drains the
+    socket. On every exit, normal or not, the task is cancelled, every
+    membership is dropped and the socket is closed. An error in the
+    background task cancels the block and comes out of it unwrapped.
+
+    Args:
+        groups: A group, or several of one family; ``None`` is the
+            configured default (``MULTICAST_GROUP`` or 224.0.0.1).
+        port: The UDP port; ``None`` is ``MULTICAST_PORT`` or 59259.
+        interface: Interface name, index or local IPv4 address; ``None``
+            lets the kernel choose by its routes.
+        sources: Source-specific multicast: deliver only these senders.
+        bind_group: With several groups, bind to this one of them.
+        bind_to_group: ``None`` binds to the group when there is exactly one
+            (the kernel then filters by destination); ``False`` binds the
+            wildcard, which allows :meth:`MulticastReceiver.join` of further
+            groups at run time.
+        max_datagram_size: Longer datagrams are cut to this and flagged
+            ``truncated``; ``None`` is ``MULTICAST_BUFFER_SIZE`` or 65535.
+        receive_buffer_size: ``SO_RCVBUF`` to request; the effective value is
+            :attr:`MulticastReceiver.receive_buffer_size`.
+        metadata: Report each datagram's interface and kernel timestamp.
+        queue_size: Datagrams queued between the socket and the consumer.
+        overflow: When the queue is full: ``"drop-newest"`` stops reading,
+            so the kernel buffer fills and the kernel drops (counted in
+            ``kernel_drops``); ``"drop-oldest"`` keeps reading and discards
+            the oldest queued datagrams (counted in ``queue_drops``).
+        batch_size: The most datagrams drained per wake-up.
+        isock: Set up a duplicate of this socket instead of a new one.
+
+    Yields:
+        The receiver.
+
+    Raises:
+        MulticastError: An argument is invalid.
+        InterfaceNotFoundError: The interface does not exist.
+        JoinError: The OS refused to bind or join.
+
+    Example:
+        >>> async def main():
+        ...     async with open_multicast_receiver("239.1.2.3", 5000) as receiver:
+        ...         async for datagram in receiver:
+        ...             print(datagram.source, datagram.text())
+    """
+    await trio.lowlevel.checkpoint()
+    spec = validate_join_args(groups, port, interface, bind_group, isock, sources=sources)
+    size = validate_max_datagram_size_or_default(max_datagram_size)
+    policy = _overflow_policy(overflow)
+    queue_limit = validate_positive_int(queue_size, "queue_size")
+    batch_limit = validate_positive_int(batch_size, "batch_size")
+    if receive_buffer_size is not None:
+        receive_buffer_size = validate_positive_int(receive_buffer_size, "receive_buffer_size")
+    joined = open_joined_socket(
+        spec,
+        bind_to_group=bind_to_group,
+        metadata=metadata,
+        receive_buffer_size=receive_buffer_size,
+    )
+    receiver = MulticastReceiver(
+        spec,
+        joined,
+        max_datagram_size=size,
+        metadata=metadata,
+        queue_size=queue_limit,
+        overflow=policy,
+        batch_size=batch_limit,
+    )
+    try:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(receiver._run)
+                try:
+                    yield receiver
+                finally:
+                    nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            _raise_single(group)
+    finally:
+        receiver._close()
+
+
+def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:
+    """Re-raise a group of one as that one exception, keeping its context."""
+    if len(group.exceptions) != 1 or isinstance(group.exceptions[0], BaseExceptionGroup):
+        raise group
+    exception = group.exceptions[0]
+    context = exception.__context__
+    try:
+        raise exception
+    finally:
+        exception.__context__ = context
+        del exception
+
+
+def _overflow_policy(overflow: object) -> OverflowPolicy:
+    policy = _OVERFLOW_NAMES.get(overflow) if isinstance(overflow, str) else None
+    if policy is None:
+        raise InvalidArgumentError(
+            f"overflow must be one of {', '.join(map(repr, _OVERFLOW_NAMES))}, got {overflow!r}",
+            parameter="overflow",
+            value=overflow,
+        )
+    return policy
+
+
+async def serve_multicast(
+    handler: Callable[[Datagram], Awaitable[object]],
+    groups: AddressesLike | None = None,
+    port: int | None = None,
+    *,
+    interface: InterfaceLike | None = None,
+    sources: AddressesLike | None = None,
+    max_datagram_size: int | None = None,
+    receive_buffer_size: int | None = None,
+    metadata: bool = False,
+    task_status: trio.TaskStatus[MulticastReceiver] = trio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Call ``await handler(datagram)`` for every datagram, forever.
+
+    The successor of the ``multicast`` package's HEAR server, for
+    ``await nursery.start(serve_multicast, handler, ...)``, which returns
+    once the groups are joined, with the receiver. A handler's exception
+    stops the server and propagates.
+
+    Args:
+        handler: Awaited once per datagram, in order.
+        groups: As for :func:`open_multicast_receiver`.
+        port: As for :func:`open_multicast_receiver`.
+        interface: As for :func:`open_multicast_receiver`.
+        sources: As for :func:`open_multicast_receiver`.
+        max_datagram_size: As for :func:`open_multicast_receiver`.
+        receive_buffer_size: As for :func:`open_multicast_receiver`.
+        metadata: As for :func:`open_multicast_receiver`.
+        task_status: Set by ``nursery.start``.
+
+    Raises:
+        MulticastError: An argument is invalid.
+        JoinError: The OS refused to bind or join.
+    """
+    async with open_multicast_receiver(
+        groups,
+        port,
+        interface=interface,
+        sources=sources,
+        max_datagram_size=max_datagram_size,
+        receive_buffer_size=receive_buffer_size,
+        metadata=metadata,
+    ) as receiver:
+        task_status.started(receiver)
+        async for datagram in receiver:
+            await handler(datagram)
+    raise AssertionError("unreachable: a receiver never stops by itself")
