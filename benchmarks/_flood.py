@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import subprocess
 import sys
 from typing import TYPE_CHECKING, Final
 
@@ -27,11 +26,10 @@ from trio_mcast import open_multicast_receiver
 from ._live import LiveCase, finish_sender, sender_command, start_sender
 from ._net import (
     LOOPBACK_INTERFACE,
-    ROOT,
     memory_status,
-    network_namespace_inode,
     require_private_network,
     reset_peak_rss,
+    run_child,
     udp_counters,
 )
 
@@ -106,36 +104,22 @@ async def _flood(args: argparse.Namespace) -> Sample:
 
 def measure(policy: str, *, group: str, port: int, seconds: float, size: int) -> Sample:
     """Run one flood in a fresh child process and return its figures."""
-    command = [
-        sys.executable,
-        "-m",
+    return run_child(
         "benchmarks._flood",
-        "--netns-inode",
-        str(network_namespace_inode()),
-        "--policy",
-        policy,
-        "--group",
-        group,
-        "--port",
-        str(port),
-        "--seconds",
-        repr(seconds),
-        "--size",
-        str(size),
-    ]
-    result = subprocess.run(
-        command,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
+        [
+            "--policy",
+            policy,
+            "--group",
+            group,
+            "--port",
+            str(port),
+            "--seconds",
+            repr(seconds),
+            "--size",
+            str(size),
+        ],
         timeout=seconds + 60,
-        check=False,
     )
-    if result.returncode != 0:
-        raise RuntimeError(f"the flood child failed with exit status {result.returncode}")
-    sample: Sample = json.loads(result.stdout.strip().splitlines()[-1])
-    return sample
 
 
 def main(argv: list[str] | None = None) -> int:

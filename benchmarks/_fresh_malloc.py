@@ -22,11 +22,10 @@ import argparse
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 from typing import TYPE_CHECKING, Final
 
-from ._net import ROOT, network_namespace_inode, require_private_network
+from ._net import require_private_network, run_child
 from ._throughput import DrainCase, run_asyncio_protocol
 
 if TYPE_CHECKING:
@@ -38,30 +37,12 @@ INITIAL_MMAP_THRESHOLD: Final = 128 * 1024
 
 def run_asyncio_protocol_initial_malloc(case: DrainCase) -> Sample:
     """The asyncio contender in a child process with glibc's initial mmap threshold."""
-    environment = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(INITIAL_MMAP_THRESHOLD))
-    command = [
-        sys.executable,
-        "-m",
+    return run_child(
         "benchmarks._fresh_malloc",
-        "--netns-inode",
-        str(network_namespace_inode()),
-        "--case",
-        json.dumps(dataclasses.asdict(case)),
-    ]
-    result = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
+        ["--case", json.dumps(dataclasses.asdict(case))],
         timeout=case.timeout + 60,
-        check=False,
+        environment=dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(INITIAL_MMAP_THRESHOLD)),
     )
-    if result.returncode != 0:
-        raise RuntimeError(f"the asyncio child failed with exit status {result.returncode}")
-    sample: Sample = json.loads(result.stdout.strip().splitlines()[-1])
-    return sample
 
 
 def main(argv: list[str] | None = None) -> int:

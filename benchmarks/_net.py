@@ -8,15 +8,19 @@ lets a child process check that it inherited it before opening a socket.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import socket
 import struct
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
+
+    from ._stats import Sample
 
 #: The repository root: subprocesses run from here so ``-m benchmarks...`` resolves.
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -83,6 +87,46 @@ def require_private_network(expected_inode: int) -> None:
     names = sorted(name for _, name in socket.if_nameindex())
     if names != [LOOPBACK_INTERFACE]:
         raise NotInPrivateNetworkError(f"the namespace has interfaces other than lo: {names}")
+
+
+def run_child(
+    module: str,
+    arguments: Sequence[str],
+    *,
+    timeout: float,
+    environment: Mapping[str, str] | None = None,
+) -> Sample:
+    """Run ``python -m module --netns-inode N ...`` and return its figures.
+
+    The child inherits this process's private namespace and checks, with
+    :func:`require_private_network`, that it did; it prints its figures as
+    JSON on its last line of output.
+
+    Raises:
+        RuntimeError: The child failed.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        module,
+        "--netns-inode",
+        str(network_namespace_inode()),
+        *arguments,
+    ]
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{module} failed with exit status {result.returncode}")
+    sample: Sample = json.loads(result.stdout.strip().splitlines()[-1])
+    return sample
 
 
 def allow_memberships(count: int) -> None:
