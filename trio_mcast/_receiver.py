@@ -250,9 +250,7 @@ class MulticastReceiver:
         # 10 us more latency on every datagram of a quiet stream.
         self._consumer_reads_socket = True
         try:
-            limit = self._batch_size
-            if self._overflow is OverflowPolicy.DROP_NEWEST:
-                limit = min(limit, self._queue.free)
+            limit = self._batch_limit()
             batch = self._drain(limit)
             if batch:
                 self._queue.push_many(batch)
@@ -268,6 +266,12 @@ class MulticastReceiver:
         finally:
             self._consumer_reads_socket = False
 
+    def _batch_limit(self) -> int:
+        """The most datagrams the next drain may take: 0 when drop-newest has no room."""
+        if self._overflow is OverflowPolicy.DROP_NEWEST:
+            return min(self._batch_size, self._queue.free)
+        return self._batch_size
+
     def _room_made(self) -> None:
         if self._waiting_for_room:
             self._waiting_for_room.unpark_all()
@@ -279,20 +283,16 @@ class MulticastReceiver:
 
     async def _stand_by(self) -> None:
         self._standing_by = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(self._abort_standing_by)
 
-        def abort(_: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
-            self._standing_by = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+    def _abort_standing_by(self, _: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
+        self._standing_by = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     async def _run(self) -> NoReturn:
         """The pump: drain the socket into the queue while the consumer is busy."""
         drain = self._drain
         deliver = self._deliver
-        queue = self._queue
-        bounded_by_room = self._overflow is OverflowPolicy.DROP_NEWEST
-        batch_size = self._batch_size
         # A full batch means the kernel likely holds more: a plain schedule
         # point is cheaper than another round through epoll.
         more_waiting = False
@@ -303,12 +303,10 @@ class MulticastReceiver:
                 # socket to it until it returns from its receive call.
                 await self._stand_by()
                 continue
-            limit = batch_size
-            if bounded_by_room:
-                limit = min(limit, queue.free)
-                if not limit:
-                    await self._waiting_for_room.park()
-                    continue
+            limit = self._batch_limit()
+            if not limit:
+                await self._waiting_for_room.park()
+                continue
             if not more_waiting:
                 self._pump_waits_on_socket = True
                 try:
