@@ -51,3 +51,9 @@ async def recv_exactly(
             payloads.append(await reader.recv(65535))
         return payloads
     raise AssertionError(f"timed out with {len(payloads)} of {count} datagrams: {payloads}")
+
+
+def send_loopback(sender: socket.socket, group: str, payloads: list[bytes], port: int) -> None:
+    """Send ``payloads`` to ``group``; on loopback each is queued at the receiver on return."""
+    for payload in payloads:
+        sender.sendto(payload, (group, port))

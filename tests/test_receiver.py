@@ -16,7 +16,7 @@ import trio.testing
 
 import trio_mcast
 from tests import netns
-from tests.receiving import receive_n
+from tests.receiving import receive_n, send_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,16 +26,9 @@ if TYPE_CHECKING:
 PORT = 40100
 
 
-def send_loopback(
-    sender: socket.socket, group: str, payloads: list[bytes], port: int = PORT
-) -> None:
-    for payload in payloads:
-        sender.sendto(payload, (group, port))
-
-
 async def test_loopback_round_trip_names_group_and_source(loopback_sender: socket.socket) -> None:
     async with trio_mcast.open_multicast_receiver("239.1.0.1", PORT, interface="lo") as receiver:
-        send_loopback(loopback_sender, "239.1.0.1", [b"one", b"two"])
+        send_loopback(loopback_sender, "239.1.0.1", [b"one", b"two"], PORT)
         first = await receiver.receive()
         second = await receiver.receive()
     assert [first.payload, second.payload] == [b"one", b"two"]
@@ -149,7 +142,7 @@ async def test_truncation_is_flagged_and_keeps_the_start(
         "239.4.0.1", PORT, interface="lo", max_datagram_size=100, metadata=metadata
     ) as receiver:
         long_payload = bytes(range(150))
-        send_loopback(loopback_sender, "239.4.0.1", [long_payload, long_payload[:100]])
+        send_loopback(loopback_sender, "239.4.0.1", [long_payload, long_payload[:100]], PORT)
         cut, exact = await receive_n(receiver, 2)
         statistics = receiver.statistics()
     assert (cut.payload, cut.truncated) == (long_payload[:100], True)
@@ -166,7 +159,7 @@ async def test_empty_maximum_and_random_payloads_arrive_byte_exact(
     async with trio_mcast.open_multicast_receiver(
         "239.5.0.1", PORT, interface="lo", receive_buffer_size=8 << 20
     ) as receiver:
-        send_loopback(loopback_sender, "239.5.0.1", payloads)
+        send_loopback(loopback_sender, "239.5.0.1", payloads, PORT)
         received = await receive_n(receiver, len(payloads))
     assert [d.payload for d in received] == payloads
     assert not any(d.truncated for d in received)
@@ -179,7 +172,7 @@ async def test_metadata_reports_interface_and_kernel_timestamp(
     async with trio_mcast.open_multicast_receiver(
         ["239.6.0.1", "239.6.0.2"], PORT, interface="lo", metadata=True
     ) as receiver:
-        send_loopback(loopback_sender, "239.6.0.2", [b"meta"])
+        send_loopback(loopback_sender, "239.6.0.2", [b"meta"], PORT)
         (datagram,) = await receive_n(receiver, 1)
     assert datagram.group == "239.6.0.2"
     assert datagram.interface == socket.if_nametoindex("lo")
@@ -194,14 +187,14 @@ async def test_runtime_join_and_leave(loopback_sender: socket.socket) -> None:
         await receiver.join("239.7.0.2")
         assert list(receiver.groups) == ["239.7.0.1", "239.7.0.2"]
         assert ("lo", "239.7.0.2") in netns.memberships(socket.AF_INET)
-        send_loopback(loopback_sender, "239.7.0.2", [b"joined"])
+        send_loopback(loopback_sender, "239.7.0.2", [b"joined"], PORT)
         (datagram,) = await receive_n(receiver, 1)
         assert datagram.group == "239.7.0.2"
         await receiver.leave("239.7.0.1")
         assert list(receiver.groups) == ["239.7.0.2"]
         assert ("lo", "239.7.0.1") not in netns.memberships(socket.AF_INET)
-        send_loopback(loopback_sender, "239.7.0.1", [b"left"])
-        send_loopback(loopback_sender, "239.7.0.2", [b"still here"])
+        send_loopback(loopback_sender, "239.7.0.1", [b"left"], PORT)
+        send_loopback(loopback_sender, "239.7.0.2", [b"still here"], PORT)
         (datagram,) = await receive_n(receiver, 1)
         assert datagram.payload == b"still here"
         not_joined = (
@@ -352,8 +345,8 @@ async def test_joinstep_tryrecv_and_recvstep(loopback_sender: socket.socket) -> 
     sock = await trio_mcast.joinstep(["239.14.0.1", "239.14.0.2"], PORT, "lo")
     with sock:
         assert trio_mcast.tryrecv(sock, ["239.14.0.1", "239.14.0.2"]) == []
-        send_loopback(loopback_sender, "239.14.0.2", [b"a", b"b"])
-        send_loopback(loopback_sender, "239.14.0.1", [b"c"])
+        send_loopback(loopback_sender, "239.14.0.2", [b"a", b"b"], PORT)
+        send_loopback(loopback_sender, "239.14.0.1", [b"c"], PORT)
         batches: list[list[Datagram]] = []
         with trio.move_on_after(5):
             async with trio.open_nursery() as nursery:
@@ -390,7 +383,7 @@ async def test_serve_multicast_calls_the_handler_and_propagates_its_error(
                 PORT,
             )
             assert receiver.groups == ("239.15.0.1",)
-            send_loopback(loopback_sender, "239.15.0.1", [b"hello", b"stop"])
+            send_loopback(loopback_sender, "239.15.0.1", [b"hello", b"stop"], PORT)
     assert seen == [b"hello", b"stop"]
 
 
@@ -406,7 +399,7 @@ async def test_queue_drop_oldest_keeps_the_freshest(loopback_sender: socket.sock
     async with trio_mcast.open_multicast_receiver(
         "239.17.0.1", PORT, interface="lo", queue_size=4, overflow="drop-oldest", batch_size=64
     ) as receiver:
-        send_loopback(loopback_sender, "239.17.0.1", [b"%d" % n for n in range(10)])
+        send_loopback(loopback_sender, "239.17.0.1", [b"%d" % n for n in range(10)], PORT)
         # Loopback delivers inside sendto(), so the first wake-up drains all
         # ten into a queue of four.
         with trio.fail_after(5):
@@ -420,7 +413,7 @@ async def test_cancellation_reaches_a_consumer_of_a_full_queue(
     loopback_sender: socket.socket,
 ) -> None:
     async with trio_mcast.open_multicast_receiver("239.18.0.1", PORT, interface="lo") as receiver:
-        send_loopback(loopback_sender, "239.18.0.1", [b"%d" % n for n in range(100)])
+        send_loopback(loopback_sender, "239.18.0.1", [b"%d" % n for n in range(100)], PORT)
         # Loopback delivers inside sendto(), so the first wake-up drains all.
         await receive_n(receiver, 1)
         assert receiver.statistics().pending == 99

@@ -15,7 +15,7 @@ import trio.lowlevel
 import trio.testing
 
 import trio_mcast
-from tests.receiving import DEADLINE
+from tests.receiving import DEADLINE, send_loopback
 
 if TYPE_CHECKING:
     import socket
@@ -46,9 +46,9 @@ async def test_a_consumer_that_comes_straight_back_is_woken_by_the_datagram_itse
             await trio.testing.wait_all_tasks_blocked()
             senders.append(trio.lowlevel.current_task())
             trio.lowlevel.add_instrument(steps)
-            loopback_sender.sendto(b"second", (group, PORT))
+            send_loopback(loopback_sender, group, [b"second"], PORT)
 
-        loopback_sender.sendto(b"first", (group, PORT))
+        send_loopback(loopback_sender, group, [b"first"], PORT)
         with trio.fail_after(DEADLINE):
             first = await receiver.receive()
             async with trio.open_nursery() as nursery:
@@ -68,13 +68,12 @@ async def test_the_pump_drains_the_socket_while_the_consumer_is_away(
 ) -> None:
     group = "239.30.0.2"
     async with trio_mcast.open_multicast_receiver(group, PORT, interface="lo") as receiver:
-        loopback_sender.sendto(b"first", (group, PORT))
+        send_loopback(loopback_sender, group, [b"first"], PORT)
         with trio.fail_after(DEADLINE):
             await receiver.receive()
         # The consumer is now elsewhere; whatever arrives must still be read
         # off the socket into the queue.
-        for number in range(5):
-            loopback_sender.sendto(b"%d" % number, (group, PORT))
+        send_loopback(loopback_sender, group, [b"%d" % n for n in range(5)], PORT)
         await trio.testing.wait_all_tasks_blocked()
         assert receiver.statistics().pending == 5
         with trio.fail_after(DEADLINE):
@@ -87,7 +86,7 @@ async def test_a_consumer_cancelled_while_reading_the_socket_gives_it_back(
 ) -> None:
     group = "239.30.0.3"
     async with trio_mcast.open_multicast_receiver(group, PORT, interface="lo") as receiver:
-        loopback_sender.sendto(b"first", (group, PORT))
+        send_loopback(loopback_sender, group, [b"first"], PORT)
         with trio.fail_after(DEADLINE):
             await receiver.receive()
 
@@ -102,7 +101,6 @@ async def test_a_consumer_cancelled_while_reading_the_socket_gives_it_back(
                 # Straight back: this call waits on the socket itself.
                 await receiver.receive()
         assert scope.cancelled_caught
-        for number in range(3):
-            loopback_sender.sendto(b"%d" % number, (group, PORT))
+        send_loopback(loopback_sender, group, [b"%d" % n for n in range(3)], PORT)
         await trio.testing.wait_all_tasks_blocked()
         assert receiver.statistics().pending == 3
