@@ -8,6 +8,7 @@ parameter and value instead of parsing the message.
 from __future__ import annotations
 
 import errno as _errno
+from ipaddress import IPv4Address, IPv6Address
 from typing import Final
 
 __all__ = [
@@ -20,8 +21,34 @@ __all__ = [
     "InvalidSourceError",
     "JoinError",
     "MulticastError",
+    "describe",
     "join_error_from_oserror",
 ]
+
+#: Messages show at most this many characters of a rejected value.
+MAX_SHOWN: Final = 80
+
+
+def describe(value: object) -> str:
+    """A rejected value as an error message shows it: its repr, cut to :data:`MAX_SHOWN`.
+
+    Addresses show as quoted text. Building the text never fails, whatever
+    the value's ``__repr__`` does.
+
+    Example:
+        >>> describe("x" * 100)[-5:]
+        'xx...'
+    """
+    if isinstance(value, (IPv4Address, IPv6Address)):
+        text = f"'{value}'"
+    else:
+        try:
+            text = repr(value)
+        except Exception:
+            text = f"<{type(value).__name__} object>"
+    if len(text) > MAX_SHOWN:
+        text = text[: MAX_SHOWN - 3] + "..."
+    return text
 
 
 class MulticastError(ValueError):

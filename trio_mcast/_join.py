@@ -16,10 +16,12 @@ import sys
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from . import _sockopts
-from ._errors import join_error_from_oserror
+from ._errors import InvalidArgumentError, describe, join_error_from_oserror
 from ._netif import ResolvedInterface, resolve_interface
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ._validate import IPAddress, JoinSpec
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "apply_receive_buffer_size",
     "bind_receiver",
     "binds_to_group",
+    "close_joined",
     "enable_ancillary_data",
     "join_membership",
     "leave_membership",
@@ -330,17 +333,8 @@ def open_joined_socket(
         JoinError: The OS refused a step; the socket is closed.
     """
     interface = resolve_interface(spec.iface, need_address=not _LINUX)
-    if spec.isock is not None:
-        try:
-            # A duplicate descriptor shares the socket (and its memberships)
-            # but can be closed without closing the caller's.
-            sock = socket.socket(fileno=os.dup(spec.isock.fileno()))
-            sock.setblocking(False)
-            configure_isolation(sock, spec.family)
-        except OSError as exc:
-            raise join_error_from_oserror(exc, operation="adopt the given socket") from exc
-    else:
-        sock = new_receiver_socket(spec.family)
+    sock = _adopt(spec) if spec.isock is not None else new_receiver_socket(spec.family)
+    joined: dict[IPAddress, tuple[IPAddress, ...]] = {}
     try:
         bound_group = binds_to_group(spec, bind_to_group)
         enable_ancillary_data(
@@ -356,10 +350,81 @@ def open_joined_socket(
         for group in spec.groups:
             for source in spec.sources or (None,):
                 join_membership(sock, spec.family, group, source, interface)
+                joined[group] = (*joined.get(group, ()), *(() if source is None else (source,)))
+    except BaseException:
+        # An adopted socket lives on in the caller's descriptor: closing ours
+        # would leave these memberships on it.
+        close_joined(sock, spec.family, joined, interface)
+        raise
+    return JoinedSocket(sock, interface, bound_group, effective)
+
+
+def _adopt(spec: JoinSpec) -> socket.socket:
+    """A non-blocking duplicate of ``spec.isock``, checked to be a UDP socket of the family.
+
+    Raises:
+        InvalidArgumentError: ``isock`` is not a UDP socket of the groups' family.
+        JoinError: The descriptor could not be duplicated or configured.
+    """
+    assert spec.isock is not None
+    try:
+        # A duplicate descriptor shares the socket (and its memberships)
+        # but can be closed without closing the caller's.
+        fd = os.dup(spec.isock.fileno())
+    except (OSError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"isock {describe(spec.isock)} has no open file descriptor",
+            parameter="isock",
+            value=spec.isock,
+        ) from exc
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        os.close(fd)
+        raise InvalidArgumentError(
+            f"isock {describe(spec.isock)} is not a socket", parameter="isock", value=spec.isock
+        ) from exc
+    try:
+        if sock.family != spec.family or sock.type != socket.SOCK_DGRAM:
+            family = "IPv6" if spec.family == socket.AF_INET6 else "IPv4"
+            raise InvalidArgumentError(
+                f"isock {describe(spec.isock)} is not a UDP socket of the groups' family"
+                f" ({family})",
+                parameter="isock",
+                value=spec.isock,
+            )
+        sock.setblocking(False)
+        configure_isolation(sock, spec.family)
+    except OSError as exc:
+        sock.close()
+        raise join_error_from_oserror(exc, operation="adopt the given socket") from exc
     except BaseException:
         sock.close()
         raise
-    return JoinedSocket(sock, interface, bound_group, effective)
+    return sock
+
+
+def close_joined(
+    sock: socket.socket,
+    family: socket.AddressFamily,
+    memberships: Mapping[IPAddress, tuple[IPAddress, ...]],
+    interface: ResolvedInterface,
+) -> None:
+    """Leave every membership in ``memberships``, then close ``sock``.
+
+    Leaving explicitly matters for an adopted socket, which the caller's
+    descriptor keeps alive (with its memberships) after ours is closed.
+    Refusals are ignored: the interface may be gone, which drops the
+    membership anyway.
+    """
+    try:
+        if sock.fileno() != -1:
+            for group, sources in memberships.items():
+                for source in sources or (None,):
+                    with contextlib.suppress(OSError):
+                        leave_membership(sock, family, group, source, interface)
+    finally:
+        sock.close()
 
 
 def _is_bound(sock: socket.socket) -> bool:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final, NoReturn
 import trio
 
 from ._errors import InvalidArgumentError
-from ._join import open_joined_socket
+from ._join import close_joined, open_joined_socket
 from ._queue import OverflowPolicy
 from ._receiver import DEFAULT_QUEUE_SIZE, MulticastReceiver
 from ._steps import DEFAULT_BATCH_SIZE
@@ -111,34 +111,64 @@ async def open_multicast_receiver(
         metadata=metadata,
         receive_buffer_size=receive_buffer_size,
     )
-    receiver = MulticastReceiver(
-        spec,
-        joined,
-        max_datagram_size=size,
-        metadata=metadata,
-        queue_size=queue_limit,
-        overflow=policy,
-        batch_size=batch_limit,
-    )
     try:
+        receiver = MulticastReceiver(
+            spec,
+            joined,
+            max_datagram_size=size,
+            metadata=metadata,
+            queue_size=queue_limit,
+            overflow=policy,
+            batch_size=batch_limit,
+        )
+    except BaseException:
+        close_joined(
+            joined.sock, spec.family, dict.fromkeys(spec.groups, spec.sources), joined.interface
+        )
+        raise
+    try:
+        body_error: BaseException | None = None
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(receiver._run)
                 try:
                     yield receiver
+                except BaseException as exc:
+                    # Kept out of the nursery, which would wrap it in a group.
+                    body_error = exc
                 finally:
                     nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
-            _raise_single(group)
+            _raise_one(group, body_error)
+        if body_error is not None:
+            raise body_error
     finally:
+        body_error = None
         receiver._close()
 
 
-def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:
-    """Re-raise a group of one as that one exception, keeping its context."""
-    if len(group.exceptions) != 1 or isinstance(group.exceptions[0], BaseExceptionGroup):
+def _raise_one(
+    group: BaseExceptionGroup[BaseException], body_error: BaseException | None
+) -> NoReturn:
+    """Raise what the pump task's failure and the body's exception stand for.
+
+    The group holds only the pump's exceptions. A ``Cancelled`` in it or in
+    the body comes from a cancellation that the other exception carries
+    through the same scopes anyway, so one real exception comes out as
+    itself; two real ones (the body's and the pump's) come out together.
+    """
+    failures = [exc for exc in group.exceptions if not isinstance(exc, trio.Cancelled)]
+    if body_error is not None and not isinstance(body_error, trio.Cancelled):
+        if not failures:
+            raise body_error
+        raise BaseExceptionGroup("the receiver and the block both failed", [body_error, *failures])
+    if not failures:
+        if body_error is not None:
+            raise body_error
+        failures = list(group.exceptions)
+    if len(failures) != 1:
         raise group
-    exception = group.exceptions[0]
+    exception = failures[0]
     context = exception.__context__
     try:
         raise exception

@@ -11,7 +11,7 @@ import trio
 from ._datagram import Datagram, ReceiverStatistics
 from ._drain import DrainCounters, make_drainer
 from ._errors import InvalidGroupError
-from ._join import join_membership, leave_membership
+from ._join import close_joined, join_membership, leave_membership
 from ._procnet import kernel_drops
 from ._queue import DatagramQueue, OverflowPolicy
 from ._steps import groups_by_address
@@ -169,6 +169,8 @@ class MulticastReceiver:
 
         Raises:
             trio.BusyResourceError: Another task is already waiting here.
+            trio.ClosedResourceError: The receiver is closed: its block has
+                exited, or its socket was closed.
         """
         # _until_schedule is 0 while another task waits, which sends us to
         # the slow path and its BusyResourceError.
@@ -195,8 +197,11 @@ class MulticastReceiver:
 
         Raises:
             trio.WouldBlock: Nothing is queued.
+            trio.ClosedResourceError: Nothing is queued and the receiver is
+                closed (its block has exited, or its socket was closed).
         """
         if not self._pending:
+            self._check_open()
             raise trio.WouldBlock
         datagram = self._pending.popleft()
         self._room_made()
@@ -214,6 +219,7 @@ class MulticastReceiver:
         Raises:
             MulticastError: ``max_count`` is not a positive int.
             trio.BusyResourceError: Another task is already waiting here.
+            trio.ClosedResourceError: The receiver is closed.
         """
         count = validate_positive_int(max_count, "max_count")
         return await self._wait_for_datagrams(count)
@@ -227,6 +233,7 @@ class MulticastReceiver:
             if self._pending:
                 await trio.lowlevel.checkpoint()
             while not self._pending:
+                self._check_open()
                 self._room_made()
                 if self._pump_waits_on_socket:
                     await self._waiting_for_data.park()
@@ -266,6 +273,10 @@ class MulticastReceiver:
         finally:
             self._consumer_reads_socket = False
 
+    def _check_open(self) -> None:
+        if self._closed or self._sock.fileno() == -1:
+            raise trio.ClosedResourceError("the receiver's socket is closed")
+
     def _batch_limit(self) -> int:
         """The most datagrams the next drain may take: 0 when drop-newest has no room."""
         if self._overflow is OverflowPolicy.DROP_NEWEST:
@@ -289,8 +300,26 @@ class MulticastReceiver:
         self._standing_by = None
         return trio.lowlevel.Abort.SUCCEEDED
 
-    async def _run(self) -> NoReturn:
-        """The pump: drain the socket into the queue while the consumer is busy."""
+    async def _run(self) -> None:
+        """The pump: drain the socket into the queue while the consumer is busy.
+
+        It returns when the socket is closed under it (``receiver.socket.close()``),
+        after waking a consumer that waits for it; that consumer, and every
+        later receive call, then raises :exc:`trio.ClosedResourceError`.
+        """
+        try:
+            await self._pump()
+        except trio.ClosedResourceError:
+            pass
+        except (OSError, ValueError):
+            # A socket closed while the pump was not waiting on it fails with
+            # EBADF (receiving) or ValueError (waiting on descriptor -1).
+            if self._sock.fileno() != -1:
+                raise
+        finally:
+            self._waiting_for_data.unpark_all()
+
+    async def _pump(self) -> NoReturn:
         drain = self._drain
         deliver = self._deliver
         # A full batch means the kernel likely holds more: a plain schedule
@@ -409,15 +438,9 @@ class MulticastReceiver:
         if self._closed:
             return
         self._closed = True
-        try:
-            if self._sock.fileno() != -1:
-                for group, sources in self._memberships.items():
-                    for source in sources or (None,):
-                        # The interface may be gone; closing drops the membership anyway.
-                        with contextlib.suppress(OSError):
-                            leave_membership(
-                                self._sock, self._family, group, source, self._joined.interface
-                            )
-        finally:
-            self._memberships.clear()
-            self._trio_socket.close()
+        # What is still queued can no longer be received: receive() raises.
+        self._queue.clear()
+        memberships = dict(self._memberships)
+        self._memberships.clear()
+        close_joined(self._sock, self._family, memberships, self._joined.interface)
+        self._trio_socket.close()

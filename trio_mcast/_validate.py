@@ -22,6 +22,7 @@ from ._errors import (
     InvalidInterfaceError,
     InvalidPortError,
     InvalidSourceError,
+    describe,
 )
 
 if TYPE_CHECKING:
@@ -61,7 +62,6 @@ MAX_INTERFACE_INDEX: Final = 2**32 - 1
 
 _MAX_PORT: Final = 65535
 _MAX_TTL: Final = 255
-_MAX_SHOWN: Final = 80
 _NAME_CHARS: Final = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@:"
 )
@@ -792,16 +792,6 @@ def _family_of(address: IPAddress) -> AddressFamily:
 
 
 def _show(value: object) -> str:
-    if isinstance(value, (IPv4Address, IPv6Address)):
-        text = f"'{value}'"
-    elif isinstance(value, Interface):
-        text = repr(value.label)
-    else:
-        # A message must never fail to build, whatever the caller passed.
-        try:
-            text = repr(value)
-        except Exception:
-            text = f"<{type(value).__name__} object>"
-    if len(text) > _MAX_SHOWN:
-        text = text[: _MAX_SHOWN - 3] + "..."
-    return text
+    if isinstance(value, Interface):
+        return describe(value.label)
+    return describe(value)
