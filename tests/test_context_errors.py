@@ -23,7 +23,8 @@ if sys.version_info < (3, 11):
 
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable
+    from contextlib import AbstractAsyncContextManager
 
 PORT: Final = 40711
 
@@ -32,15 +33,17 @@ class BodyError(Exception):
     pass
 
 
-async def _receiver_body(raised: BaseException, *, cancel_first: bool, group: str) -> object:
-    """What leaves the receiver's block, caught inside the (maybe cancelled) scope.
+async def _what_leaves(
+    block: AbstractAsyncContextManager[object], raised: BaseException, *, cancel_first: bool
+) -> object:
+    """What leaves ``block`` when its body raises, caught inside the (maybe cancelled) scope.
 
     It is caught there because a cancelled trio scope rebuilds any exception
     group that passes through it: that copy is trio's doing, not ours.
     """
     with trio.CancelScope() as scope:
         try:
-            async with trio_mcast.open_multicast_receiver(group, PORT, interface="lo"):
+            async with block:
                 if cancel_first:
                     scope.cancel()
                 raise raised
@@ -49,22 +52,15 @@ async def _receiver_body(raised: BaseException, *, cancel_first: bool, group: st
     raise AssertionError("the block did not raise")
 
 
-async def _sender_body(raised: BaseException, *, cancel_first: bool, group: str) -> object:
-    """What leaves the sender's block, caught like :func:`_receiver_body`."""
-    with trio.CancelScope() as scope:
-        try:
-            async with trio_mcast.open_multicast_sender(group, PORT, interface="lo"):
-                if cancel_first:
-                    scope.cancel()
-                raise raised
-        except BaseException as exc:
-            return exc
-    raise AssertionError("the block did not raise")
+def _receiver(group: str) -> AbstractAsyncContextManager[object]:
+    return trio_mcast.open_multicast_receiver(group, PORT, interface="lo")
 
 
-BODIES: Final = pytest.mark.parametrize(
-    "body", [_receiver_body, _sender_body], ids=["receiver", "sender"]
-)
+def _sender(group: str) -> AbstractAsyncContextManager[object]:
+    return trio_mcast.open_multicast_sender(group, PORT, interface="lo")
+
+
+BODIES: Final = pytest.mark.parametrize("block", [_receiver, _sender], ids=["receiver", "sender"])
 CANCEL_FIRST: Final = pytest.mark.parametrize(
     "cancel_first", [False, True], ids=["plain", "outer-scope-cancelled"]
 )
@@ -73,19 +69,19 @@ CANCEL_FIRST: Final = pytest.mark.parametrize(
 @BODIES
 @CANCEL_FIRST
 async def test_a_body_exception_comes_out_as_itself(
-    body: Callable[..., Awaitable[object]], cancel_first: bool
+    block: Callable[[str], AbstractAsyncContextManager[object]], cancel_first: bool
 ) -> None:
     raised = BodyError("from the body")
-    assert await body(raised, cancel_first=cancel_first, group="239.71.0.1") is raised
+    assert await _what_leaves(block("239.71.0.1"), raised, cancel_first=cancel_first) is raised
 
 
 @BODIES
 @CANCEL_FIRST
 async def test_a_body_exception_group_comes_out_as_that_same_group(
-    body: Callable[..., Awaitable[object]], cancel_first: bool
+    block: Callable[[str], AbstractAsyncContextManager[object]], cancel_first: bool
 ) -> None:
     raised = ExceptionGroup("the user's own", [BodyError("one"), KeyError("two")])
-    assert await body(raised, cancel_first=cancel_first, group="239.71.0.2") is raised
+    assert await _what_leaves(block("239.71.0.2"), raised, cancel_first=cancel_first) is raised
 
 
 async def test_an_outer_cancellation_still_cancels_a_body_that_returns() -> None:
