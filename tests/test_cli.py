@@ -138,7 +138,7 @@ BAD_INPUT: Final = [
         ["recv", "--port", "abc"],
         {},
         EXIT_USAGE,
-        r"argument -p/--port: expected an integer, got 'abc'",
+        r"argument -p/--port: expected an integer of ASCII digits, got 'abc'",
         id="port-not-a-number",
     ),
     pytest.param(
@@ -274,8 +274,60 @@ BAD_INPUT: Final = [
         ["send", "-m", "x", "--size", "0"],
         {},
         EXIT_USAGE,
-        r"size must be an int in 1\.\.65535, got 0",
+        r"size must be an int in 1\.\.65507, got 0 \(the datagram size: at most what one"
+        r" datagram of the group's family carries\)",
         id="size-0",
+    ),
+    pytest.param(
+        ["send", "-m", "x", "--size", "65508"],
+        {},
+        EXIT_USAGE,
+        r"size must be an int in 1\.\.65507, got 65508 \(.*\)",
+        id="size-over-ipv4-maximum",
+    ),
+    pytest.param(
+        ["send", "ff15::1", "-m", "x", "--size", "65528"],
+        {},
+        EXIT_USAGE,
+        r"size must be an int in 1\.\.65527, got 65528 \(.*\)",
+        id="size-over-ipv6-maximum",
+    ),
+    pytest.param(
+        ["send", "--sequence", "--size", "27"],
+        {},
+        EXIT_USAGE,
+        r"size must be an int in 28\.\.65507, got 27 \(the datagram size: at least the 28-byte"
+        r" --sequence header, at most what one datagram of the group's family carries\)",
+        id="size-below-the-sequence-header",
+    ),
+    pytest.param(
+        ["recv", "ff02::1"],
+        {},
+        EXIT_USAGE,
+        r"group 'ff02::1' is link-scoped, so it needs an interface: pass --interface"
+        r" \(a name or an index\)",
+        id="link-scope-group-without-interface",
+    ),
+    pytest.param(
+        ["recv", "-p", "\uff15\uff19\uff12\uff15\uff19"],
+        {},
+        EXIT_USAGE,
+        r"argument -p/--port: expected an integer of ASCII digits, got '.*'",
+        id="port-fullwidth-digits",
+    ),
+    pytest.param(
+        ["recv", "-p", "5_000"],
+        {},
+        EXIT_USAGE,
+        r"argument -p/--port: expected an integer of ASCII digits, got '5_000'",
+        id="port-underscore",
+    ),
+    pytest.param(
+        ["recv", "-p", "9" * 300],
+        {},
+        EXIT_USAGE,
+        r"port must be an int in 1\.\.65535, got 9{77}\.\.\.",
+        id="long-value-cut-short",
     ),
     pytest.param(
         ["recv", "--max-size", "65536"],
@@ -359,7 +411,8 @@ BAD_INPUT: Final = [
         ["recv", "239.1.1.1"],
         {"MULTICAST_PORT": "0"},
         EXIT_CONFIG,
-        r"environment variable MULTICAST_PORT='0' is invalid: expected an integer in 1\.\.65535",
+        r"environment variable MULTICAST_PORT='0' is invalid: expected an integer in 1\.\.65535"
+        r" \(ASCII digits only\)",
         id="env-port",
     ),
     pytest.param(
@@ -373,7 +426,8 @@ BAD_INPUT: Final = [
         ["send", "239.1.1.1", "-p", "5000", "-m", "x"],
         {"MULTICAST_TTL": "256"},
         EXIT_CONFIG,
-        r"environment variable MULTICAST_TTL='256' is invalid: expected an integer in 0\.\.255",
+        r"environment variable MULTICAST_TTL='256' is invalid: expected an integer in 0\.\.255"
+        r" \(ASCII digits only\)",
         id="env-ttl",
     ),
     pytest.param(
@@ -381,7 +435,7 @@ BAD_INPUT: Final = [
         {"MULTICAST_BUFFER_SIZE": "0"},
         EXIT_CONFIG,
         r"environment variable MULTICAST_BUFFER_SIZE='0' is invalid: expected an integer in"
-        r" 1\.\.65535",
+        r" 1\.\.65535 \(ASCII digits only\)",
         id="env-buffer-size",
     ),
     pytest.param(
@@ -439,9 +493,9 @@ NETWORK_FAILURES: Final = [
     pytest.param(
         ["recv", "239.1.1.1", "-p", "40001"],
         {"MULTICAST_BIND_ADDR": "10.9.9.9"},
-        r"cannot join group 239\.1\.1\.1 on interface '10\.9\.9\.9': .*",
-        r".+",
-        id="join-refused",
+        r"no interface on this host has the address 10\.9\.9\.9",
+        None,
+        id="bind-addr-not-local",
     ),
     pytest.param(
         ["send", "239.1.1.1", "-p", "40001", "-m", "x"],

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from tests.budgets import FUZZ_EXAMPLES
 from trio_mcast import _config
 from trio_mcast._errors import (
+    MAX_SHOWN,
     ConfigError,
     InvalidArgumentError,
     InvalidGroupError,
@@ -29,10 +30,13 @@ from trio_mcast._errors import (
     InvalidPortError,
     InvalidSourceError,
     MulticastError,
+    describe,
 )
 from trio_mcast._validate import (
+    MAX_COUNT,
     Interface,
     JoinSpec,
+    validate_bool,
     validate_group,
     validate_interface,
     validate_join_args,
@@ -93,8 +97,8 @@ def _generator(items: Iterable[_T]) -> Iterator[_T]:
     [
         pytest.param("224.0.0.1", ["224.0.0.1"], id="str"),
         pytest.param(IPv4Address("239.1.2.3"), ["239.1.2.3"], id="ipv4-object"),
-        pytest.param(IPv6Address("ff02::1"), ["ff02::1"], id="ipv6-object"),
-        pytest.param("FF02:0:0:0::0001", ["ff02::1"], id="ipv6-normalised"),
+        pytest.param(IPv6Address("ff05::1"), ["ff05::1"], id="ipv6-object"),
+        pytest.param("FF05:0:0:0::0001", ["ff05::1"], id="ipv6-normalised"),
         pytest.param(["239.0.0.2", "239.0.0.1"], ["239.0.0.2", "239.0.0.1"], id="list-order"),
         pytest.param(("239.0.0.1",), ["239.0.0.1"], id="tuple"),
         pytest.param({"239.0.0.1"}, ["239.0.0.1"], id="set"),
@@ -108,8 +112,8 @@ def _generator(items: Iterable[_T]) -> Iterator[_T]:
             id="duplicates-across-spellings",
         ),
         pytest.param(
-            ["ff02::1", "ff02:0::1", IPv6Address("FF02::1"), "ff05::1"],
-            ["ff02::1", "ff05::1"],
+            ["ff15::1", "ff15:0::1", IPv6Address("FF15::1"), "ff05::1"],
+            ["ff15::1", "ff05::1"],
             id="ipv6-duplicates",
         ),
         pytest.param(ipaddress.ip_interface("239.1.1.1/24"), ["239.1.1.1"], id="interface-obj"),
@@ -374,7 +378,8 @@ def test_validate_port_rejects_none_and_names_the_parameter() -> None:
         pytest.param("eth0:1", Interface(name="eth0:1"), id="alias"),
         pytest.param("br-lan_2@x", Interface(name="br-lan_2@x"), id="punctuation"),
         pytest.param("a" * 15, Interface(name="a" * 15), id="fifteen-chars"),
-        pytest.param("2", Interface(name="2"), id="digit-name"),
+        pytest.param("2", Interface(index=2), id="digits-are-an-index"),
+        pytest.param(Interface(name="2"), Interface(name="2"), id="digit-name"),
         pytest.param(1, Interface(index=1), id="index-1"),
         pytest.param(2**32 - 1, Interface(index=2**32 - 1), id="index-max"),
         pytest.param(Color.GREEN, Interface(index=2), id="index-int-subclass"),
@@ -409,7 +414,7 @@ def test_valid_ipv4_interfaces(iface: InterfaceLike | None, expected: Interface 
     ],
 )
 def test_valid_ipv6_interfaces(iface: InterfaceLike | None, expected: Interface | None) -> None:
-    assert validate_join_args("ff02::1", 5000, iface).iface == expected
+    assert validate_join_args("ff05::1", 5000, iface).iface == expected
 
 
 def test_interface_index_is_a_plain_int() -> None:
@@ -676,7 +681,7 @@ class TestInterfaceValue:
             id="object",
         ),
         pytest.param(
-            ["ff02::1", "ff05::2"], "FF05:0::2", IPv6Address("ff05::2"), id="ipv6-spelling"
+            ["ff15::1", "ff05::2"], "FF05:0::2", IPv6Address("ff05::2"), id="ipv6-spelling"
         ),
     ],
 )
@@ -1013,10 +1018,10 @@ def test_explicit_arguments_override_the_environment(monkeypatch: pytest.MonkeyP
 
 
 def test_ipv6_group_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MULTICAST_GROUP", " ff02::123 ")
+    monkeypatch.setenv("MULTICAST_GROUP", " ff05::123 ")
     spec = validate_join_args(None, 5000)
     assert spec.family is socket.AF_INET6
-    assert spec.group_strings == ("ff02::123",)
+    assert spec.group_strings == ("ff05::123",)
 
 
 def test_unspecified_iface_falls_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1034,7 +1039,7 @@ def test_bind_addr_of_zero_means_the_kernels_choice(monkeypatch: pytest.MonkeyPa
 
 def test_bind_addr_is_not_read_for_ipv6(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MULTICAST_BIND_ADDR", "not an address")
-    assert validate_join_args("ff02::1", 5000).iface is None
+    assert validate_join_args("ff05::1", 5000).iface is None
 
 
 @pytest.mark.parametrize(
@@ -1077,7 +1082,7 @@ class TestConfig:
             pytest.param(
                 _config.default_group, "MULTICAST_GROUP", "FF05::0001", "ff05::1", id="group6"
             ),
-            pytest.param(_config.default_port, "MULTICAST_PORT", " 1234 ", 1234, id="port"),
+            pytest.param(_config.default_port, "MULTICAST_PORT", "1234", 1234, id="port"),
             pytest.param(_config.default_port, "MULTICAST_PORT", "65535", 65535, id="port-max"),
             pytest.param(_config.default_ttl, "MULTICAST_TTL", "0", 0, id="ttl-min"),
             pytest.param(_config.default_ttl, "MULTICAST_TTL", "255", 255, id="ttl-max"),
@@ -1141,56 +1146,98 @@ class TestConfig:
                 _config.default_port,
                 "MULTICAST_PORT",
                 "12ab",
-                "expected an integer in 1..65535",
+                "expected an integer in 1..65535 (ASCII digits only)",
                 id="port-text",
             ),
             pytest.param(
                 _config.default_port,
                 "MULTICAST_PORT",
                 "0",
-                "expected an integer in 1..65535",
+                "expected an integer in 1..65535 (ASCII digits only)",
                 id="port-low",
             ),
             pytest.param(
                 _config.default_port,
                 "MULTICAST_PORT",
                 "65536",
-                "expected an integer in 1..65535",
+                "expected an integer in 1..65535 (ASCII digits only)",
                 id="port-high",
             ),
             pytest.param(
                 _config.default_ttl,
                 "MULTICAST_TTL",
                 "1.5",
-                "expected an integer in 0..255",
+                "expected an integer in 0..255 (ASCII digits only)",
                 id="ttl-text",
             ),
             pytest.param(
                 _config.default_ttl,
                 "MULTICAST_TTL",
                 "256",
-                "expected an integer in 0..255",
+                "expected an integer in 0..255 (ASCII digits only)",
                 id="ttl-high",
             ),
             pytest.param(
                 _config.default_ttl,
                 "MULTICAST_TTL",
                 "-1",
-                "expected an integer in 0..255",
+                "expected an integer in 0..255 (ASCII digits only)",
                 id="ttl-negative",
+            ),
+            pytest.param(
+                _config.default_port,
+                "MULTICAST_PORT",
+                "\uff15\uff19\uff12\uff15\uff19",
+                "expected an integer in 1..65535 (ASCII digits only)",
+                id="port-fullwidth-digits",
+            ),
+            pytest.param(
+                _config.default_port,
+                "MULTICAST_PORT",
+                "\u0665\u0660\u0660\u0660",
+                "expected an integer in 1..65535 (ASCII digits only)",
+                id="port-arabic-indic-digits",
+            ),
+            pytest.param(
+                _config.default_port,
+                "MULTICAST_PORT",
+                "5_000",
+                "expected an integer in 1..65535 (ASCII digits only)",
+                id="port-underscore",
+            ),
+            pytest.param(
+                _config.default_port,
+                "MULTICAST_PORT",
+                "+5000",
+                "expected an integer in 1..65535 (ASCII digits only)",
+                id="port-plus-sign",
+            ),
+            pytest.param(
+                _config.default_port,
+                "MULTICAST_PORT",
+                "5000\n",
+                "expected an integer in 1..65535 (ASCII digits only)",
+                id="port-newline",
+            ),
+            pytest.param(
+                _config.default_port,
+                "MULTICAST_PORT",
+                " 1234 ",
+                "expected an integer in 1..65535 (ASCII digits only)",
+                id="port-spaces",
             ),
             pytest.param(
                 _config.default_max_datagram_size,
                 "MULTICAST_BUFFER_SIZE",
                 "big",
-                "expected an integer in 1..65535",
+                "expected an integer in 1..65535 (ASCII digits only)",
                 id="size-text",
             ),
             pytest.param(
                 _config.default_max_datagram_size,
                 "MULTICAST_BUFFER_SIZE",
                 "65536",
-                "expected an integer in 1..65535",
+                "expected an integer in 1..65535 (ASCII digits only)",
                 id="size-high",
             ),
             pytest.param(
@@ -1285,7 +1332,13 @@ V6_SOURCES: Final = st.ip_addresses(v=6).filter(
         not (a.is_multicast or a.is_unspecified or cast("IPv6Address", a).ipv4_mapped is not None)
     )
 )
+
+
 # Names that start with a non-hex letter can never parse as an address.
+def _needs_an_interface(group: IPAddress) -> bool:
+    return group.version == 6 and group.packed[1] & 0x0F in (1, 2)
+
+
 IFACE_NAMES: Final = st.from_regex(r"[g-zG-Z][A-Za-z0-9._@-]{0,11}(:[0-9]{1,2})?", fullmatch=True)
 IFACE_INDEXES: Final = st.integers(1, 2**32 - 1)
 IFACE_ADDRESSES: Final = st.ip_addresses(v=4).filter(
@@ -1368,6 +1421,11 @@ def join_cases(draw: st.DrawFn) -> JoinCase:
             st.builds(Interface, name=IFACE_NAMES) | st.builds(Interface, index=IFACE_INDEXES)
         )
         iface = expected_iface
+
+    if expected_iface is None and any(map(_needs_an_interface, _dedup(group_order))):
+        # Link- and interface-scoped IPv6 groups exist once per link: no
+        # interface is an error for them (tested on its own).
+        iface = expected_iface = Interface(name="eth0")
 
     bind_group = draw(st.none() | st.sampled_from(spelled))
     expected_bind_group = None if bind_group is None else _dedup([bind_group])[0]
@@ -1532,3 +1590,89 @@ def test_small_validators_accept_or_raise_multicast_errors(value: object) -> Non
         else:
             message = "accepted"
         assert message
+
+
+def test_a_long_environment_value_is_shown_cut_short() -> None:
+    raw = "9" * 500
+    with pytest.raises(ConfigError) as info:
+        _config.default_port({"MULTICAST_PORT": raw})
+    assert str(info.value) == (
+        f"environment variable MULTICAST_PORT={describe(raw)} is invalid:"
+        " expected an integer in 1..65535 (ASCII digits only)"
+    )
+    assert len(describe(raw)) == MAX_SHOWN
+    assert info.value.value == raw
+
+
+@pytest.mark.parametrize("value", ["no", "", 0, 1, None, "False"])
+def test_flags_must_be_bools(value: object) -> None:
+    with pytest.raises(
+        InvalidArgumentError, match=exact(f"metadata must be True or False, got {value!r}")
+    ) as info:
+        validate_bool(value, "metadata")  # type: ignore[arg-type]  # wrong type on purpose: it must be rejected
+    assert (info.value.parameter, info.value.value) == ("metadata", value)
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_bools_pass_as_themselves(value: bool) -> None:
+    assert validate_bool(value, "metadata") is value
+
+
+@pytest.mark.parametrize("value", [0, MAX_COUNT + 1, 2**63, True])
+def test_bounded_counts_name_their_range(value: int) -> None:
+    with pytest.raises(
+        InvalidArgumentError,
+        match=exact(f"queue_size must be an int in 1..{MAX_COUNT}, got {value!r}"),
+    ):
+        validate_positive_int(value, "queue_size", MAX_COUNT)
+
+
+@pytest.mark.parametrize(
+    ("group", "scope"),
+    [
+        ("ff02::1", "link"),
+        ("ff12::1:2", "link"),
+        ("ff32::8000:1", "link"),
+        ("ff01::1", "interface"),
+    ],
+)
+def test_scoped_ipv6_groups_need_an_interface(group: str, scope: str) -> None:
+    message = (
+        f"group '{group}' is {scope}-scoped, so it needs an interface:"
+        " pass iface (a name or an index)"
+    )
+    with pytest.raises(InvalidInterfaceError, match=exact(message)) as info:
+        validate_join_args(group, 5000)
+    assert (info.value.parameter, info.value.value) == ("iface", None)
+    with pytest.raises(
+        InvalidInterfaceError, match=r"^group .* pass interface \(a name or an index\)$"
+    ):
+        validate_join_args(["ff05::1", group], 5000, interface_parameter="interface")
+    assert validate_join_args(group, 5000, "eth0").iface == Interface(name="eth0")
+
+
+@pytest.mark.parametrize("group", ["ff05::1", "ff15::1", "ff0e::1", "ff3e::1"])
+def test_wider_ipv6_scopes_need_no_interface(group: str) -> None:
+    assert validate_join_args(group, 5000).iface is None
+
+
+def test_interface_errors_use_the_callers_parameter_name() -> None:
+    with pytest.raises(
+        InvalidInterfaceError, match=r"^interface 'bad name!' is not a valid"
+    ) as info:
+        validate_join_args("239.1.1.1", 5000, "bad name!", interface_parameter="interface")
+    assert info.value.parameter == "interface"
+
+
+@pytest.mark.parametrize(("text", "index"), [("1", 1), ("42", 42), ("4294967295", 2**32 - 1)])
+def test_a_string_of_digits_is_an_index_as_on_the_command_line(text: str, index: int) -> None:
+    assert validate_interface(text, socket.AF_INET) == Interface(index=index)
+    assert validate_interface(Interface(name=text), socket.AF_INET) == Interface(name=text)
+
+
+@pytest.mark.parametrize("text", ["0", "4294967296", "\u0663"])
+def test_a_string_of_digits_out_of_range_is_not_an_index(text: str) -> None:
+    with pytest.raises(
+        InvalidInterfaceError, match=r"^iface .* is not a valid interface (index|name)"
+    ):
+        validate_interface(text, socket.AF_INET)

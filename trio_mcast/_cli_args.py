@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Final, NoReturn
 
 from ._cli_exits import UsageError
 from ._cli_options import DEFAULT_CHUNK_SIZE, DEMO_COUNT, DEMO_GROUP, DEMO_TIMEOUT
+from ._config import parse_decimal
+from ._errors import describe
 from ._output import FORMATS
 
 if TYPE_CHECKING:
@@ -77,10 +79,11 @@ _SEND_EPILOG: Final = (
     _DEFAULTS_HELP
     + """
 The payload is --message, or standard input when '-' is given (one datagram
-per line, or --binary chunks of --size bytes). --size pads the payload with
-NUL bytes; with --sequence a 28-byte header (see trio_mcast._sequence)
-precedes it, for 'recv --sequence' to count loss, duplicates, reordering and
-latency.
+per line, or --binary chunks). --size is the size of each datagram in bytes,
+header included: payloads are padded with NUL bytes to it, and --binary reads
+chunks that fill it; at most 65507 bytes over IPv4, 65527 over IPv6. With
+--sequence a 28-byte header (see trio_mcast._sequence) starts each datagram,
+for 'recv --sequence' to count loss, duplicates, reordering and latency.
 
 examples:
   trio-mcast send 239.1.2.3 -p 5000 -m hello
@@ -116,10 +119,12 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 
 def _integer(text: str) -> int:
-    try:
-        return int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    value = parse_decimal(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer of ASCII digits, got {describe(text)}"
+        )
+    return value
 
 
 def _finite(unit: str) -> Callable[[str], float]:
@@ -131,7 +136,7 @@ def _finite(unit: str) -> Callable[[str], float]:
         except ValueError:
             value = math.nan
         if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"expected a number {unit}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a number {unit}, got {describe(text)}")
         return value
 
     return convert
@@ -347,14 +352,15 @@ def build_parser() -> _ArgumentParser:
     payload.add_argument(
         "--binary",
         action="store_true",
-        help=f"read standard input in chunks of --size bytes (default {DEFAULT_CHUNK_SIZE})"
-        " instead of lines",
+        help="read standard input in chunks that fill --size-byte datagrams (default"
+        f" {DEFAULT_CHUNK_SIZE}) instead of lines",
     )
     payload.add_argument(
         "--size",
         type=_integer,
         metavar="BYTES",
-        help="pad each payload with NUL bytes to BYTES; with --binary, the chunk size",
+        help="the datagram size, header included (IPv4: at most 65507, IPv6: 65527);"
+        " payloads are padded with NUL bytes to it",
     )
     payload.add_argument(
         "--sequence",

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Final
 from ._cli_exits import UsageError
 from ._config import default_group, default_port, default_ttl
 from ._errors import InvalidArgumentError
+from ._sequence import HEADER_SIZE
 from ._validate import (
+    max_udp_payload,
     validate_group,
     validate_interface,
     validate_join_args,
-    validate_max_datagram_size,
     validate_max_datagram_size_or_default,
     validate_port,
     validate_positive_int,
@@ -102,8 +103,8 @@ class SendOptions:
         count: How many datagrams; ``None`` means one message, or all of
             standard input.
         rate: Datagrams per second, or ``None`` for as fast as possible.
-        size: Pad payloads to this many bytes (the chunk size with
-            ``binary``), or ``None``.
+        size: The datagram size, header included: payloads are padded to
+            it, and ``binary`` reads chunks that fill it; or ``None``.
         sequence: Prefix each datagram with a sequence header.
         quiet: Do not print the summary.
     """
@@ -172,7 +173,13 @@ def recv_options(args: argparse.Namespace) -> RecvOptions:
     """
     groups: list[str] = [*args.groups, *args.late_operands, *args.extra_groups]
     interface = _interface(args, groups[0] if groups else default_group())
-    spec = validate_join_args(groups or None, args.port, interface, sources=args.sources or None)
+    spec = validate_join_args(
+        groups or None,
+        args.port,
+        interface,
+        sources=args.sources or None,
+        interface_parameter="--interface",
+    )
     count = _count(args)
     max_size = validate_max_datagram_size_or_default(args.max_size, "max-size")
     return RecvOptions(
@@ -199,6 +206,23 @@ def _argv_bytes(text: str) -> bytes:
         return os.fsencode(text)
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogatepass")
+
+
+def _datagram_size(size: int, header: int, limit: int, *, binary: bool) -> int:
+    # A --binary chunk must hold at least one byte of standard input.
+    low = header + 1 if binary else max(header, 1)
+    if not low <= size <= limit:
+        rule = f"an int in {low}..{limit}"
+        why = (
+            f" (the datagram size: at least the {header}-byte --sequence header, at most what"
+            " one datagram of the group's family carries)"
+            if header
+            else " (the datagram size: at most what one datagram of the group's family carries)"
+        )
+        raise InvalidArgumentError(
+            f"size must be {rule}, got {size}{why}", parameter="size", value=size
+        )
+    return size
 
 
 def _send_operands(args: argparse.Namespace) -> tuple[str | None, int]:
@@ -254,11 +278,23 @@ def send_options(args: argparse.Namespace) -> SendOptions:
     interface = _interface(args, group)
     ttl = default_ttl() if args.ttl is None else validate_ttl(args.ttl)
     count = _count(args)
-    size = None if args.size is None else validate_max_datagram_size(args.size, "size")
+    family = socket.AF_INET6 if validate_group(group).version == 6 else socket.AF_INET
+    header = HEADER_SIZE if args.sequence else 0
+    limit = max_udp_payload(family)
+    size = (
+        None if args.size is None else _datagram_size(args.size, header, limit, binary=args.binary)
+    )
     rate = _positive(args.rate, "rate", "datagrams per second")
     message: bytes | None = None
     if not from_stdin:
         message = b"" if args.message is None else _argv_bytes(args.message)
+        if header + len(message) > limit:
+            raise InvalidArgumentError(
+                f"message makes a datagram of {header + len(message)} bytes, more than the"
+                f" {limit} an IPv{validate_group(group).version} datagram carries",
+                parameter="message",
+                value=args.message,
+            )
     return SendOptions(
         group=group,
         port=port,

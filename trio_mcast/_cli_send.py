@@ -17,7 +17,7 @@ from ._cli_run import Session, note, run_session
 from ._errors import join_error_from_oserror
 from ._output import SendSummary, format_endpoint, format_send_summary
 from ._sender import open_multicast_sender
-from ._sequence import new_stream_id, pack_header
+from ._sequence import HEADER_SIZE, new_stream_id, pack_header
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -154,10 +154,13 @@ async def _send(session: _SendSession) -> None:
 async def _send_payloads(session: _SendSession, send: Callable[[bytes], Awaitable[None]]) -> None:
     options = session.options
     stdin = None
+    # --size is the whole datagram: the sequence header takes part of it.
+    header = HEADER_SIZE if session.stream_id is not None else 0
     if options.message is None:
-        stdin = _StdinPayloads((options.size or DEFAULT_CHUNK_SIZE) if options.binary else None)
+        chunk = (options.size - header) if options.size is not None else DEFAULT_CHUNK_SIZE
+        stdin = _StdinPayloads(chunk if options.binary else None)
     limit = options.count if options.count is not None or stdin is not None else 1
-    pad = options.size if options.size is not None and not options.binary else 0
+    pad = options.size - header if options.size is not None and not options.binary else 0
     start = trio.current_time()
     number = 0
     while limit is None or number < limit:

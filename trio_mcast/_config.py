@@ -10,7 +10,7 @@ import ipaddress
 import os
 from typing import TYPE_CHECKING, Final
 
-from ._errors import ConfigError
+from ._errors import ConfigError, describe
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -31,6 +31,7 @@ __all__ = [
     "default_max_datagram_size",
     "default_port",
     "default_ttl",
+    "parse_decimal",
 ]
 
 DEFAULT_GROUP: Final = "224.0.0.1"
@@ -62,18 +63,32 @@ def _int_setting(
     raw = _raw(variable, environ)
     if raw is None:
         return default
-    try:
-        value = int(raw.strip(), 10)
-    except ValueError:
-        value = None
+    value = parse_decimal(raw)
     if value is None or not low <= value <= high:
         raise ConfigError(
-            f"environment variable {variable}={raw!r} is invalid:"
-            f" expected an integer in {low}..{high}",
+            f"environment variable {variable}={describe(raw)} is invalid:"
+            f" expected an integer in {low}..{high} (ASCII digits only)",
             variable=variable,
             value=raw,
         )
     return value
+
+
+def parse_decimal(text: str) -> int | None:
+    """``text`` as an integer if it is ASCII digits with an optional leading ``-``.
+
+    Python's ``int()`` also accepts other scripts' digits (fullwidth or Arabic-Indic ones),
+    underscores, a ``+`` and surrounding white space; none of these is a
+    number a user meant to type, so none is accepted here.
+
+    Example:
+        >>> parse_decimal("5000"), parse_decimal("5_000"), parse_decimal("-1")
+        (5000, None, -1)
+    """
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(text, 10)
 
 
 def default_group(environ: Mapping[str, str] | None = None) -> str:
@@ -97,7 +112,7 @@ def default_group(environ: Mapping[str, str] | None = None) -> str:
         address = None
     if address is None or not address.is_multicast:
         raise ConfigError(
-            f"environment variable {ENV_GROUP}={raw!r} is invalid: expected a multicast"
+            f"environment variable {ENV_GROUP}={describe(raw)} is invalid: expected a multicast"
             " address (IPv4 224.0.0.0/4 or IPv6 ff00::/8)",
             variable=ENV_GROUP,
             value=raw,
@@ -151,7 +166,7 @@ def default_bind_addr(environ: Mapping[str, str] | None = None) -> str | None:
         address = None
     if address is None or address.is_multicast or address.is_reserved:
         raise ConfigError(
-            f"environment variable {ENV_BIND_ADDR}={raw!r} is invalid: expected a local"
+            f"environment variable {ENV_BIND_ADDR}={describe(raw)} is invalid: expected a local"
             " IPv4 unicast address, or 0.0.0.0 for the kernel's choice",
             variable=ENV_BIND_ADDR,
             value=raw,

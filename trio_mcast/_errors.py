@@ -199,8 +199,8 @@ def _rebuild_join_error(
 
 _HINTS: Final[dict[int, str]] = {
     _errno.ENOBUFS: (
-        "the per-socket membership limit was reached; raise net.ipv4.igmp_max_memberships"
-        " (IPv4) or net.ipv6.mld_max_msf, or spread the groups over several receivers"
+        "the per-socket limit of IPv4 groups was reached; raise"
+        " net.ipv4.igmp_max_memberships, or spread the groups over several receivers"
     ),
     _errno.ENODEV: "no such interface; list interfaces with 'ip link'",
     _errno.EADDRNOTAVAIL: (
@@ -215,6 +215,38 @@ _HINTS: Final[dict[int, str]] = {
     _errno.EPERM: "operation not permitted; this may need CAP_NET_ADMIN or root",
     _errno.ENETUNREACH: "no route for multicast; add a route or pass an interface",
 }
+
+
+def _limit_hint(code: int, *, ipv6: bool, source: bool) -> str | None:
+    """Which kernel limit an ``ENOBUFS`` or ``ENOMEM`` from a join ran into.
+
+    IPv4 counts groups per socket (``igmp_max_memberships``) and sources per
+    group (``igmp_max_msf``). IPv6 has no count of groups: each membership
+    takes socket option memory, bounded by ``net.core.optmem_max``, which is
+    what ``ENOMEM`` means there; it does count sources per group
+    (``mld_max_msf``).
+    """
+    spread = "or spread them over several receivers"
+    if ipv6:
+        if code == _errno.ENOMEM:
+            return (
+                "the socket's option memory for IPv6 memberships is used up; raise"
+                f" net.core.optmem_max, {spread}"
+            )
+        if source:
+            return (
+                "the per-group limit of IPv6 sources was reached (or the socket's option"
+                f" memory); raise net.ipv6.mld_max_msf (or net.core.optmem_max), {spread}"
+            )
+        return f"the socket's option memory is used up; raise net.core.optmem_max, {spread}"
+    if source:
+        return (
+            "a per-socket limit was reached: sources per group (net.ipv4.igmp_max_msf) or"
+            f" groups (net.ipv4.igmp_max_memberships); raise it, {spread}"
+        )
+    if code == _errno.ENOBUFS:
+        return None
+    return f"the socket's option memory is used up; raise net.core.optmem_max, {spread}"
 
 
 def join_error_from_oserror(
@@ -250,12 +282,9 @@ def join_error_from_oserror(
         what += f" on interface {interface!r}"
     reason = exc.strerror or _errno.errorcode.get(code, str(exc))
     hint = _HINTS.get(code)
-    if code == _errno.ENOBUFS and source is not None:
-        hint = (
-            "a per-socket limit was reached: sources per group (net.ipv4.igmp_max_msf,"
-            " net.ipv6.mld_max_msf) or groups (net.ipv4.igmp_max_memberships); raise it,"
-            " or spread the sources over several receivers"
-        )
+    ipv6 = group is not None and ":" in group
+    if code in (_errno.ENOBUFS, _errno.ENOMEM):
+        hint = _limit_hint(code, ipv6=ipv6, source=source is not None) or hint
     if code in (_errno.ENODEV, _errno.ENETUNREACH) and interface is None:
         hint = (
             "no interface was given and no route chooses one for multicast; pass an"

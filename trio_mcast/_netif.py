@@ -6,6 +6,7 @@ These are quick, non-blocking kernel look-ups (``if_nametoindex`` and an
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import ipaddress
 import socket
@@ -52,9 +53,26 @@ def interface_ipv4_address(name: str) -> ipaddress.IPv4Address | None:
 
 
 def _index_of_address(address: ipaddress.IPv4Address) -> int:
+    """The index of the interface whose primary address is ``address``, else 0.
+
+    Raises:
+        InterfaceNotFoundError: No interface on this host has that address.
+    """
     for index, name in socket.if_nameindex():
         if interface_ipv4_address(name) == address:
             return index
+    # Not a primary address; a secondary one still names its interface to
+    # the kernel (which finds it by address at the join), if it is local.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((str(address), 0))
+        except OSError as exc:
+            if exc.errno != errno.EADDRNOTAVAIL:
+                return 0
+            raise InterfaceNotFoundError(
+                f"no interface on this host has the address {address}",
+                value=str(address),
+            ) from None
     return 0
 
 
@@ -72,7 +90,8 @@ def resolve_interface(
         The index (0 when unknown or unspecified) and the address.
 
     Raises:
-        InterfaceNotFoundError: No interface has that name or index.
+        InterfaceNotFoundError: No interface has that name or index, or no
+            interface on this host has that address.
     """
     if interface is None:
         return ResolvedInterface(0, None, None)

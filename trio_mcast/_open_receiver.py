@@ -14,6 +14,8 @@ from ._queue import OverflowPolicy
 from ._receiver import DEFAULT_QUEUE_SIZE, MulticastReceiver
 from ._steps import DEFAULT_BATCH_SIZE
 from ._validate import (
+    MAX_COUNT,
+    validate_bool,
     validate_join_args,
     validate_max_datagram_size_or_default,
     validate_positive_int,
@@ -98,13 +100,26 @@ async def open_multicast_receiver(
         ...             print(datagram.source, datagram.text())
     """
     await trio.lowlevel.checkpoint()
-    spec = validate_join_args(groups, port, interface, bind_group, isock, sources=sources)
+    spec = validate_join_args(
+        groups,
+        port,
+        interface,
+        bind_group,
+        isock,
+        sources=sources,
+        interface_parameter="interface",
+    )
     size = validate_max_datagram_size_or_default(max_datagram_size)
     policy = _overflow_policy(overflow)
-    queue_limit = validate_positive_int(queue_size, "queue_size")
-    batch_limit = validate_positive_int(batch_size, "batch_size")
+    queue_limit = validate_positive_int(queue_size, "queue_size", MAX_COUNT)
+    batch_limit = validate_positive_int(batch_size, "batch_size", MAX_COUNT)
     if receive_buffer_size is not None:
-        receive_buffer_size = validate_positive_int(receive_buffer_size, "receive_buffer_size")
+        receive_buffer_size = validate_positive_int(
+            receive_buffer_size, "receive_buffer_size", MAX_COUNT
+        )
+    validate_bool(metadata, "metadata")
+    if bind_to_group is not None:
+        validate_bool(bind_to_group, "bind_to_group")
     joined = open_joined_socket(
         spec,
         bind_to_group=bind_to_group,

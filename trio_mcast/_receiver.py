@@ -16,6 +16,7 @@ from ._procnet import kernel_drops
 from ._queue import DatagramQueue, OverflowPolicy
 from ._steps import groups_by_address
 from ._validate import (
+    MAX_COUNT,
     validate_group,
     validate_join_args,
     validate_positive_int,
@@ -221,7 +222,7 @@ class MulticastReceiver:
             trio.BusyResourceError: Another task is already waiting here.
             trio.ClosedResourceError: The receiver is closed.
         """
-        count = validate_positive_int(max_count, "max_count")
+        count = validate_positive_int(max_count, "max_count", MAX_COUNT)
         return await self._wait_for_datagrams(count)
 
     async def _wait_for_datagrams(self, count: int = 1) -> list[Datagram]:
@@ -366,7 +367,9 @@ class MulticastReceiver:
             JoinError: The kernel refused (for example, the membership limit).
         """
         await trio.lowlevel.checkpoint()
-        spec = validate_join_args(group, self.port, sources=sources)
+        spec = validate_join_args(
+            group, self.port, self._spec.iface, sources=sources, interface_parameter="interface"
+        )
         address = spec.groups[0]
         if spec.family != self._family:
             raise InvalidGroupError(

@@ -12,9 +12,16 @@ import trio
 
 from . import _sockopts
 from ._config import default_group, default_port, default_ttl
-from ._errors import join_error_from_oserror
+from ._errors import InvalidArgumentError, join_error_from_oserror
 from ._netif import resolve_interface
-from ._validate import validate_group, validate_interface, validate_port, validate_ttl
+from ._validate import (
+    max_udp_payload,
+    validate_bool,
+    validate_group,
+    validate_interface,
+    validate_port,
+    validate_ttl,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -44,6 +51,7 @@ class MulticastSender:
         self._ttl = ttl
         self._interface = interface
         self._destination = (str(group), port)
+        self._max_payload = max_udp_payload(sock.family)
 
     def __repr__(self) -> str:
         return f"<MulticastSender group={self.group} port={self.port} ttl={self.ttl}>"
@@ -80,9 +88,17 @@ class MulticastSender:
             data: The payload; at most 65507 bytes over IPv4, 65527 over IPv6.
 
         Raises:
-            OSError: The kernel refused (``EMSGSIZE`` for an oversized
-                payload, ``ENETUNREACH`` without a multicast route).
+            InvalidArgumentError: ``data`` is longer than one datagram carries.
+            OSError: The kernel refused (``ENETUNREACH`` without a multicast
+                route, for example).
         """
+        if len(data) > self._max_payload:
+            raise InvalidArgumentError(
+                f"data is {len(data)} bytes, more than the {self._max_payload} bytes an"
+                f" IPv{self._group.version} datagram carries",
+                parameter="data",
+                value=f"<{len(data)} bytes>",
+            )
         await self._sock.sendto(data, self._destination)
 
 
@@ -147,7 +163,10 @@ async def open_multicast_sender(
     family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
     # The address also picks the datagrams' source address: an index alone
     # leaves Linux to choose, and it will not choose a host-scoped 127.0.0.1.
-    resolved = resolve_interface(validate_interface(interface, family), need_address=True)
+    validate_bool(loopback, "loopback")
+    resolved = resolve_interface(
+        validate_interface(interface, family, parameter="interface"), need_address=True
+    )
     try:
         sock = socket.socket(family, socket.SOCK_DGRAM)
     except OSError as exc:

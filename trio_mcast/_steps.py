@@ -20,6 +20,7 @@ from ._errors import InvalidArgumentError, InvalidGroupError
 from ._join import open_joined_socket
 from ._validate import (
     validate_group,
+    validate_groups,
     validate_join_args,
     validate_max_datagram_size_or_default,
     validate_positive_int,
@@ -130,11 +131,7 @@ def _drainer_for(
         )
     # A socket bound to its group hears only that group; one bound to the
     # wildcard names (and filters) datagrams by their destination.
-    table = (
-        {}
-        if bound is not None
-        else groups_by_address(validate_join_args(groups, int(sock.getsockname()[1])).groups)
-    )
+    table = {} if bound is not None else groups_by_address(validate_groups(groups)[1])
     return make_drainer(
         sock,
         max_datagram_size=size,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = [
+    "MAX_COUNT",
     "MAX_INTERFACE_INDEX",
     "MAX_INTERFACE_NAME_LENGTH",
     "AddressLike",
@@ -38,7 +39,10 @@ __all__ = [
     "InterfaceLike",
     "JoinSpec",
     "SocketLike",
+    "max_udp_payload",
+    "validate_bool",
     "validate_group",
+    "validate_groups",
     "validate_interface",
     "validate_join_args",
     "validate_max_datagram_size",
@@ -73,6 +77,11 @@ _V6_MULTICAST: Final = IPv6Network("ff00::/8")
 _V4_RESERVED: Final = IPv4Network("240.0.0.0/4")
 _V4_BROADCAST: Final = IPv4Address("255.255.255.255")
 _ADDRESS_TYPES: Final = "str, IPv4Address or IPv6Address"
+# IPv6 multicast scopes (RFC 4291 2.7) whose groups exist once per interface.
+_INTERFACE_SCOPES: Final = {1: "interface", 2: "link"}
+_MAX_UDP_PAYLOAD: Final = {AF_INET: 65507, AF_INET6: 65527}
+#: The largest count a socket option or a queue takes: a C ``int``.
+MAX_COUNT: Final = 2**31 - 1
 
 
 class SocketLike(Protocol):
@@ -214,6 +223,7 @@ def validate_join_args(
     isock: SocketLike | None = None,
     *,
     sources: AddressesLike | None = None,
+    interface_parameter: str = "iface",
 ) -> JoinSpec:
     """Validate and normalise the arguments of a multicast join.
 
@@ -239,6 +249,8 @@ def validate_join_args(
         sources: ``None`` or an empty iterable for any-source multicast, else
             one unicast address or an iterable of them, of the groups' family
             and not unspecified or broadcast. Duplicates are dropped.
+        interface_parameter: How the caller spells ``iface`` in its own
+            signature (``"interface"`` for the receiver), for error messages.
 
     Returns:
         The normalised arguments.
@@ -247,7 +259,9 @@ def validate_join_args(
         InvalidGroupError: ``groups`` or ``bind_group`` is invalid.
         InvalidPortError: ``port`` is invalid.
         InvalidInterfaceError: ``iface`` is invalid or does not suit the
-            groups' family.
+            groups' family, or is ``None`` while a group is IPv6 link-scoped
+            (ff02::/16, ff12::/16 ...) or interface-scoped, which only an
+            interface can name.
         InvalidSourceError: ``sources`` is invalid.
         InvalidArgumentError: ``isock`` is not a socket.
         ConfigError: A default was needed and its environment variable is
@@ -258,10 +272,10 @@ def validate_join_args(
         >>> spec.group_strings, spec.port, spec.iface
         (('239.1.1.1',), 5000, Interface(name='eth0'))
     """
-    family, group_tuple = _validate_groups(groups)
+    family, group_tuple = validate_groups(groups)
     valid_port = _config.default_port() if port is None else validate_port(port)
 
-    valid_iface = validate_interface(iface, family)
+    valid_iface = validate_interface(iface, family, parameter=interface_parameter)
     if valid_iface is None and family == AF_INET:
         # The variable names an IPv4 address, so it cannot apply to IPv6 joins.
         default_address = _config.default_bind_addr()
@@ -271,6 +285,8 @@ def validate_join_args(
     valid_bind_group = _validate_bind_group(bind_group, family, group_tuple)
     source_tuple = _validate_sources(sources, family)
     valid_isock = _validate_isock(isock)
+    if valid_iface is None:
+        _require_interface_for_scoped_groups(group_tuple, interface_parameter)
     return JoinSpec(
         family=family,
         groups=group_tuple,
@@ -388,23 +404,39 @@ def validate_max_datagram_size_or_default(
     return validate_max_datagram_size(size, parameter)
 
 
-def validate_positive_int(value: int, parameter: str) -> int:
-    """Validate an int that must be at least 1.
+def max_udp_payload(family: AddressFamily) -> int:
+    """The largest UDP payload one datagram of ``family`` carries (no jumbograms).
+
+    IPv4: 65535 minus a 20-byte IP and an 8-byte UDP header. IPv6: 65535
+    minus the 8-byte UDP header (its 40-byte header is not in the length).
+
+    Example:
+        >>> max_udp_payload(AF_INET), max_udp_payload(AF_INET6)
+        (65507, 65527)
+    """
+    return _MAX_UDP_PAYLOAD[_check_family(family)]
+
+
+def validate_positive_int(value: int, parameter: str, maximum: int | None = None) -> int:
+    """Validate an int that must be at least 1 (and at most ``maximum``).
 
     Args:
         value: An int >= 1; a bool is rejected.
         parameter: The parameter name to report in errors.
+        maximum: The largest value allowed, or ``None`` for no limit.
 
     Returns:
         The value as a plain int.
 
     Raises:
-        InvalidArgumentError: ``value`` is not an int >= 1.
+        InvalidArgumentError: ``value`` is not an int in range.
 
     Example:
         >>> validate_positive_int(3, "count")
         3
     """
+    if maximum is not None:
+        return _check_int(value, 1, maximum, parameter=parameter, error=InvalidArgumentError)
     if not _is_int(value) or value < 1:
         raise InvalidArgumentError(
             f"{parameter} must be a positive int, got {_show(value)}",
@@ -412,6 +444,35 @@ def validate_positive_int(value: int, parameter: str) -> int:
             value=value,
         )
     return int(value)
+
+
+def validate_bool(value: bool, parameter: str) -> bool:
+    """Validate a flag: ``True`` or ``False``, nothing merely truthy.
+
+    A string such as ``"no"`` is truthy, so accepting it would silently do
+    the opposite of what the caller wrote.
+
+    Args:
+        value: ``True`` or ``False``.
+        parameter: The parameter name to report in errors.
+
+    Returns:
+        The flag.
+
+    Raises:
+        InvalidArgumentError: ``value`` is not a bool.
+
+    Example:
+        >>> validate_bool(False, "metadata")
+        False
+    """
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(
+            f"{parameter} must be True or False, got {_show(value)}",
+            parameter=parameter,
+            value=value,
+        )
+    return value
 
 
 def validate_interface(
@@ -424,9 +485,11 @@ def validate_interface(
     Args:
         iface: ``None`` for the kernel's choice; an interface name (1..15
             ASCII letters, digits and ``. _ - @ :``, not ``.`` or ``..``); an
-            index (an int in 1..2**32-1, not a bool); a local IPv4 unicast
-            address as text or :class:`IPv4Address`, IPv4 only, where
-            ``0.0.0.0`` means ``None``; or an :class:`Interface`.
+            index (an int in 1..2**32-1, not a bool, or a string of ASCII
+            digits such as ``"2"``, as on the command line); a local IPv4
+            unicast address as text or :class:`IPv4Address`, IPv4 only, where
+            ``0.0.0.0`` means ``None``; or an :class:`Interface` (use
+            ``Interface(name="1")`` for an interface whose name is all digits).
         family: :data:`socket.AF_INET` or :data:`socket.AF_INET6`, the
             family of the groups.
         parameter: The parameter name to report in errors.
@@ -456,7 +519,35 @@ def validate_interface(
     return result
 
 
-def _validate_groups(groups: object) -> tuple[AddressFamily, tuple[IPAddress, ...]]:
+def _require_interface_for_scoped_groups(groups: tuple[IPAddress, ...], parameter: str) -> None:
+    for group in groups:
+        if isinstance(group, IPv6Address) and group.packed[1] & 0x0F in _INTERFACE_SCOPES:
+            scope = _INTERFACE_SCOPES[group.packed[1] & 0x0F]
+            raise InvalidInterfaceError(
+                f"group '{group}' is {scope}-scoped, so it needs an interface:"
+                f" pass {parameter} (a name or an index)",
+                parameter=parameter,
+                value=None,
+            )
+
+
+def validate_groups(groups: object) -> tuple[AddressFamily, tuple[IPAddress, ...]]:
+    """Validate one group or several of one family.
+
+    Args:
+        groups: As for :func:`validate_join_args`; ``None`` is the default group.
+
+    Returns:
+        The family and the groups, without duplicates, in order.
+
+    Raises:
+        InvalidGroupError: A group is invalid, or the families are mixed.
+        ConfigError: ``groups`` is ``None`` and ``MULTICAST_GROUP`` is invalid.
+
+    Example:
+        >>> validate_groups(["239.1.1.1", "239.1.1.1"])[1]
+        (IPv4Address('239.1.1.1'),)
+    """
     raw = _config.default_group() if groups is None else groups
     seen: dict[IPAddress, None] = {}
     first: IPAddress | None = None
@@ -628,8 +719,12 @@ def _parse_interface(iface: object, *, parameter: str) -> Interface | None:
     if iface is None:
         return None
     if isinstance(iface, Interface):
-        # Rebuilt from its one field so that the message names the parameter.
-        inner: object = next(v for v in (iface.name, iface.index, iface.address) if v is not None)
+        # Rebuilt from its one field so that the message names the parameter;
+        # a name stays a name even when it is all digits.
+        if iface.name is not None:
+            name = _check_name(iface.name, label=parameter, parameter=parameter, value=iface)
+            return Interface(name=name)
+        inner: object = iface.index if iface.index is not None else iface.address
         return _parse_interface_value(inner, parameter=parameter, value=iface)
     return _parse_interface_value(iface, parameter=parameter, value=iface)
 
@@ -655,6 +750,10 @@ def _parse_interface_value(inner: object, *, parameter: str, value: object) -> I
             parameter=parameter,
             value=value,
         )
+    if inner.isascii() and inner.isdigit():
+        # As on the command line and in 'ip link': digits are an index.
+        index = _check_index(int(inner), label=label, parameter=parameter, value=value)
+        return Interface(index=index)
     try:
         v4: IPv4Address | None = IPv4Address(inner)
     except ValueError:
