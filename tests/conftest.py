@@ -83,8 +83,8 @@ def make_lan() -> Iterator[Callable[..., netns.Lan]]:
     """A factory for LANs: ``make_lan(3)`` gives three hosts on a bridge."""
     lans: list[netns.Lan] = []
 
-    def build(count: int, *, names: tuple[str, ...] = ()) -> netns.Lan:
-        lan = netns.build_lan(count, names=names)
+    def build(count: int, *, names: tuple[str, ...] = (), subnet: int = 0) -> netns.Lan:
+        lan = netns.build_lan(count, names=names, subnet=subnet)
         lans.append(lan)
         return lan
 

@@ -41,6 +41,16 @@ _IFREQ_FLAGS: Final = struct.Struct("16sH14x")
 
 LAN_PREFIX4: Final = ipaddress.IPv4Network("10.213.0.0/24")
 LAN_PREFIX6: Final = ipaddress.IPv6Network("fd99:213::/64")
+
+
+def lan_prefixes(subnet: int) -> tuple[ipaddress.IPv4Network, ipaddress.IPv6Network]:
+    """The IPv4 and IPv6 prefixes of LAN number ``subnet`` (0 is the default LAN)."""
+    return (
+        ipaddress.IPv4Network((int(LAN_PREFIX4.network_address) + (subnet << 8), 24)),
+        ipaddress.IPv6Network((int(LAN_PREFIX6.network_address) + (subnet << 64), 64)),
+    )
+
+
 #: The test process's own address on a LAN (the bridge device).
 SWITCH_HOST_NUMBER: Final = 254
 
@@ -240,6 +250,8 @@ class Host:
     number: int
     process: subprocess.Popen[str]
     interface: str = "eth0"
+    prefix4: ipaddress.IPv4Network = LAN_PREFIX4
+    prefix6: ipaddress.IPv6Network = LAN_PREFIX6
     _ifindex: int | None = field(default=None, repr=False)
 
     @property
@@ -252,11 +264,11 @@ class Host:
 
     @property
     def ipv4(self) -> str:
-        return str(LAN_PREFIX4[self.number])
+        return str(self.prefix4[self.number])
 
     @property
     def ipv6(self) -> str:
-        return str(LAN_PREFIX6[self.number])
+        return str(self.prefix6[self.number])
 
     @property
     def ifindex(self) -> int:
@@ -303,6 +315,8 @@ class Lan:
 
     bridge: str
     hosts: list[Host]
+    prefix4: ipaddress.IPv4Network = LAN_PREFIX4
+    prefix6: ipaddress.IPv6Network = LAN_PREFIX6
 
     @property
     def ifindex(self) -> int:
@@ -311,11 +325,11 @@ class Lan:
 
     @property
     def ipv4(self) -> str:
-        return str(LAN_PREFIX4[SWITCH_HOST_NUMBER])
+        return str(self.prefix4[SWITCH_HOST_NUMBER])
 
     @property
     def ipv6(self) -> str:
-        return str(LAN_PREFIX6[SWITCH_HOST_NUMBER])
+        return str(self.prefix6[SWITCH_HOST_NUMBER])
 
     def close(self) -> None:
         # Delete our veth ends first: that removes both ends at once, whereas
@@ -354,12 +368,14 @@ def _spawn_host_process() -> subprocess.Popen[str]:
 _lan_serial = itertools.count()
 
 
-def build_lan(count: int, *, names: Sequence[str] = ()) -> Lan:
+def build_lan(count: int, *, names: Sequence[str] = (), subnet: int = 0) -> Lan:
     """Create ``count`` hosts on a bridge, each with IPv4 and IPv6 addresses.
 
     Args:
         count: How many hosts.
         names: Optional names for the hosts (default ``h1``, ``h2`` ...).
+        subnet: Which prefixes the LAN uses (:func:`lan_prefixes`); LANs that
+            exist at the same time need different ones.
 
     Returns:
         The LAN; the caller must :meth:`Lan.close` it.
@@ -368,19 +384,20 @@ def build_lan(count: int, *, names: Sequence[str] = ()) -> Lan:
         if shutil.which(tool) is None:
             raise RuntimeError(f"the LAN fixture needs '{tool}' on PATH")
     bridge = f"tmbr{next(_lan_serial)}"
-    lan = Lan(bridge, [])
+    prefix4, prefix6 = lan_prefixes(subnet)
+    lan = Lan(bridge, [], prefix4, prefix6)
     try:
         # Snooping off: without a querier the bridge's IGMP/MLD snooping makes
         # delivery depend on report timing; the hosts' own filtering is what we test.
         run_ip("link", "add", bridge, "type", "bridge", "mcast_snooping", "0")
-        run_ip("addr", "add", f"{lan.ipv4}/{LAN_PREFIX4.prefixlen}", "dev", bridge)
-        run_ip("-6", "addr", "add", f"{lan.ipv6}/{LAN_PREFIX6.prefixlen}", "dev", bridge, "nodad")
+        run_ip("addr", "add", f"{lan.ipv4}/{prefix4.prefixlen}", "dev", bridge)
+        run_ip("-6", "addr", "add", f"{lan.ipv6}/{prefix6.prefixlen}", "dev", bridge, "nodad")
         run_ip("link", "set", bridge, "up")
         with contextlib.suppress(RuntimeError):
             run_ip("route", "add", "224.0.0.0/4", "dev", bridge)
         for number in range(1, count + 1):
             name = names[number - 1] if number - 1 < len(names) else f"h{number}"
-            host = Host(name, number, _spawn_host_process())
+            host = Host(name, number, _spawn_host_process(), prefix4=prefix4, prefix6=prefix6)
             lan.hosts.append(host)
             port = f"{bridge}p{number}"
             run_ip(
@@ -397,12 +414,12 @@ def build_lan(count: int, *, names: Sequence[str] = ()) -> Lan:
             )
             run_ip("link", "set", port, "master", bridge, "up")
             host.ip("link", "set", "lo", "up")
-            host.ip("addr", "add", f"{host.ipv4}/{LAN_PREFIX4.prefixlen}", "dev", host.interface)
+            host.ip("addr", "add", f"{host.ipv4}/{prefix4.prefixlen}", "dev", host.interface)
             host.ip(
                 "-6",
                 "addr",
                 "add",
-                f"{host.ipv6}/{LAN_PREFIX6.prefixlen}",
+                f"{host.ipv6}/{prefix6.prefixlen}",
                 "dev",
                 host.interface,
                 "nodad",

@@ -96,6 +96,7 @@ def test_table_values_match_the_headers() -> None:
     assert (LINUX.ip_pktinfo, LINUX.ip_multicast_all, LINUX.ipv6_multicast_all) == (8, 49, 29)
     assert (LINUX.mcast_join_group, LINUX.mcast_leave_source_group) == (42, 47)
     assert (LINUX.so_rxq_ovfl, LINUX.so_timestamp, LINUX.so_timestampns) == (40, 29, 35)
+    assert (LINUX.so_bindtoifindex, LINUX.so_meminfo) == (62, 55)
     assert (MACOS.ip_pktinfo, MACOS.ipv6_recvpktinfo, MACOS.ipv6_pktinfo) == (26, 61, 46)
     assert (MACOS.mcast_join_group, MACOS.so_timestamp, MACOS.af_inet6) == (80, 0x400, 30)
     assert (FREEBSD.ip_pktinfo, FREEBSD.ipv6_recvpktinfo, FREEBSD.af_inet6) == (None, 36, 28)
@@ -197,6 +198,8 @@ LINUX_SOCKET_CONSTANTS: Final = [
     ("so_rxq_ovfl", "SO_RXQ_OVFL"),
     ("so_timestamp", "SO_TIMESTAMP"),
     ("so_timestampns", "SO_TIMESTAMPNS"),
+    ("so_bindtoifindex", "SO_BINDTOIFINDEX"),
+    ("so_meminfo", "SO_MEMINFO"),
     ("af_inet", "AF_INET"),
     ("af_inet6", "AF_INET6"),
 ]

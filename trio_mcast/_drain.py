@@ -54,6 +54,7 @@ def make_drainer(
     groups_by_address: Mapping[bytes, str],
     metadata: bool,
     counters: DrainCounters,
+    ingress_check: int | None = None,
 ) -> Drainer:
     """Build the drain function for one socket.
 
@@ -67,15 +68,18 @@ def make_drainer(
             The receiver updates it in place on run-time joins and leaves.
         metadata: Report interface index and kernel timestamp.
         counters: Where to add bytes, truncations and filtered datagrams.
+        ingress_check: Filter out datagrams that did not arrive on this
+            interface index (the socket must carry packet info); ``None``
+            when the kernel already delivers only that interface's.
 
     Returns:
         ``drain(limit)``: receive up to ``limit`` datagrams that are already
         queued in the kernel, and return them (possibly none).
     """
-    if fixed_group is not None and not metadata:
+    if fixed_group is not None and not metadata and ingress_check is None:
         return _recvfrom_drainer(sock, max_datagram_size, fixed_group, counters)
     return _recvmsg_drainer(
-        sock, max_datagram_size, fixed_group, groups_by_address, metadata, counters
+        sock, max_datagram_size, fixed_group, groups_by_address, metadata, counters, ingress_check
     )
 
 
@@ -162,6 +166,7 @@ def _recvmsg_drainer(
     groups_by_address: Mapping[bytes, str],
     metadata: bool,
     counters: DrainCounters,
+    ingress_check: int | None,
 ) -> Drainer:
     recvmsg = sock.recvmsg
     ipv6 = sock.family == socket.AF_INET6
@@ -215,7 +220,7 @@ def _recvmsg_drainer(
                 elif kind == stamp_type and level == sol_socket:
                     seconds, nanoseconds = unpack_stamp(cdata)
                     stamp = seconds + nanoseconds * 1e-9
-            if group is None:
+            if group is None or (ingress_check is not None and interface != ingress_check):
                 filtered += 1
                 continue
             truncated = flags & msg_trunc != 0

@@ -28,6 +28,7 @@ __all__ = [
     "JoinedSocket",
     "apply_receive_buffer_size",
     "bind_receiver",
+    "bind_to_interface",
     "binds_to_group",
     "close_joined",
     "enable_ancillary_data",
@@ -298,12 +299,42 @@ class JoinedSocket(NamedTuple):
         interface: The interface the memberships are on.
         bound_group: The group it is bound to, or ``None`` for the wildcard.
         receive_buffer_size: The effective ``SO_RCVBUF``.
+        ingress_check: The interface index every datagram must have arrived
+            on, where the receiver must check it itself (the kernel would
+            not bind the socket to the interface); ``None`` otherwise.
     """
 
     sock: socket.socket
     interface: ResolvedInterface
     bound_group: IPAddress | None
     receive_buffer_size: int
+    ingress_check: int | None = None
+
+
+def bind_to_interface(sock: socket.socket, ifindex: int) -> bool:
+    """Have the kernel deliver to ``sock`` only what arrives on ``ifindex``.
+
+    Linux hands an IPv6 multicast datagram to every socket that joined its
+    group on *any* interface (its membership check ignores the interface,
+    unlike IPv4's), so a receiver joined on eth0 also gets the group from
+    eth1 when some other socket joined it there. ``SO_BINDTOIFINDEX`` makes
+    the kernel check the ingress interface.
+
+    Returns:
+        False where the platform lacks the option or refuses it (before
+        Linux 5.7, an unprivileged caller; a socket already bound to another
+        device): the caller must then check the ingress interface itself.
+    """
+    option = PLATFORM.so_bindtoifindex
+    if option is None:
+        return False
+    try:
+        if sock.getsockopt(socket.SOL_SOCKET, option) == ifindex:
+            return True
+        sock.setsockopt(socket.SOL_SOCKET, option, ifindex)
+    except OSError:
+        return False
+    return True
 
 
 def open_joined_socket(
@@ -337,8 +368,16 @@ def open_joined_socket(
     joined: dict[IPAddress, tuple[IPAddress, ...]] = {}
     try:
         bound_group = binds_to_group(spec, bind_to_group)
+        ingress_check = None
+        if spec.family == socket.AF_INET6 and interface.ifindex:
+            ingress_check = (
+                None if bind_to_interface(sock, interface.ifindex) else interface.ifindex
+            )
         enable_ancillary_data(
-            sock, spec.family, pktinfo=bound_group is None or metadata, timestamps=metadata
+            sock,
+            spec.family,
+            pktinfo=bound_group is None or metadata or ingress_check is not None,
+            timestamps=metadata,
         )
         effective = (
             apply_receive_buffer_size(sock, receive_buffer_size)
@@ -356,7 +395,7 @@ def open_joined_socket(
         # would leave these memberships on it.
         close_joined(sock, spec.family, joined, interface)
         raise
-    return JoinedSocket(sock, interface, bound_group, effective)
+    return JoinedSocket(sock, interface, bound_group, effective, ingress_check)
 
 
 def _adopt(spec: JoinSpec) -> socket.socket:

@@ -94,6 +94,7 @@ class MulticastReceiver:
             groups_by_address=self._groups_by_address,
             metadata=metadata,
             counters=self._counters,
+            ingress_check=joined.ingress_check,
         )
         self._max_datagram_size = max_datagram_size
         self._queue: DatagramQueue[Datagram] = DatagramQueue(queue_size, overflow)

@@ -105,6 +105,11 @@ class PlatformOptions:
         so_rxq_ovfl: ``SO_RXQ_OVFL`` (level ``SOL_SOCKET``).
         so_timestamp: ``SO_TIMESTAMP``; its cmsg carries a ``struct timeval``.
         so_timestampns: ``SO_TIMESTAMPNS``; its cmsg carries a ``struct timespec``.
+        so_bindtoifindex: ``SO_BINDTOIFINDEX``: deliver only what arrives on
+            one interface (Linux 5.0+; unprivileged while the socket is not
+            yet bound to a device, since 5.7).
+        so_meminfo: ``SO_MEMINFO``: the socket's memory counters, the drop
+            count among them (Linux 4.12+).
         ip_mreq_source_layout: The field order of ``struct ip_mreq_source``.
         sockaddr_encoding: How a ``sockaddr`` encodes its family.
         af_inet: The ``AF_INET`` number.
@@ -129,6 +134,8 @@ class PlatformOptions:
     so_rxq_ovfl: int | None
     so_timestamp: int | None
     so_timestampns: int | None
+    so_bindtoifindex: int | None
+    so_meminfo: int | None
     ip_mreq_source_layout: MreqSourceLayout
     sockaddr_encoding: SockaddrEncoding
     af_inet: int
@@ -181,6 +188,8 @@ LINUX: Final = PlatformOptions(
     so_rxq_ovfl=40,
     so_timestamp=29,
     so_timestampns=35,
+    so_bindtoifindex=62,
+    so_meminfo=55,
     ip_mreq_source_layout=MreqSourceLayout.GROUP_INTERFACE_SOURCE,
     sockaddr_encoding=SockaddrEncoding.FAMILY_U16,
     af_inet=_AF_INET,
@@ -208,6 +217,8 @@ MACOS: Final = PlatformOptions(
     so_rxq_ovfl=None,
     so_timestamp=0x400,
     so_timestampns=None,
+    so_bindtoifindex=None,
+    so_meminfo=None,
     ip_mreq_source_layout=MreqSourceLayout.GROUP_SOURCE_INTERFACE,
     sockaddr_encoding=SockaddrEncoding.LEN_FAMILY_U8,
     af_inet=_AF_INET,
@@ -235,6 +246,8 @@ FREEBSD: Final = PlatformOptions(
     so_rxq_ovfl=None,
     so_timestamp=0x400,
     so_timestampns=None,
+    so_bindtoifindex=None,
+    so_meminfo=None,
     ip_mreq_source_layout=MreqSourceLayout.GROUP_SOURCE_INTERFACE,
     sockaddr_encoding=SockaddrEncoding.LEN_FAMILY_U8,
     af_inet=_AF_INET,
@@ -264,6 +277,8 @@ WINDOWS: Final = PlatformOptions(
     so_rxq_ovfl=None,
     so_timestamp=None,
     so_timestampns=None,
+    so_bindtoifindex=None,
+    so_meminfo=None,
     ip_mreq_source_layout=MreqSourceLayout.GROUP_SOURCE_INTERFACE,
     sockaddr_encoding=SockaddrEncoding.FAMILY_U16,
     af_inet=_AF_INET,
@@ -289,6 +304,8 @@ UNKNOWN: Final = PlatformOptions(
     so_rxq_ovfl=None,
     so_timestamp=None,
     so_timestampns=None,
+    so_bindtoifindex=None,
+    so_meminfo=None,
     ip_mreq_source_layout=MreqSourceLayout.GROUP_SOURCE_INTERFACE,
     sockaddr_encoding=SockaddrEncoding.FAMILY_U16,
     af_inet=_AF_INET,
