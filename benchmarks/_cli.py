@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from . import _flood, _fresh_malloc, _live, _throughput
+from . import _flood, _fresh_malloc, _live, _statcall, _throughput
 from ._net import (
     allow_memberships,
     group_addresses,
@@ -84,6 +84,8 @@ _DRAIN_TARGETS: Final = (
 )
 LATENCY_LIMIT: Final = 1.5
 RSS_LIMIT: Final = 64 << 20
+STATISTICS_SOCKETS: Final = 20_000
+STATISTICS_LIMIT_US: Final = 50.0
 # "Throughput must not fall with the number of groups beyond what recvmsg
 # itself costs": going from 1 to K groups, trio_mcast-iter may lose what going
 # from raw-recvfrom (1 group) to raw-recvmsg (K groups) loses, and 10% more.
@@ -226,6 +228,39 @@ def run_growth(settings: Settings) -> Results:
                 sample = _measure_drain(name, DRAIN_CONTENDERS[name], case, f"{case_name:<11}")
                 results[case_name][name].append(sample)
     return results
+
+
+def run_statistics(settings: Settings) -> Results:
+    """The ``statistics()`` cost workload: per call, with N other UDP sockets open."""
+    cases = {f"sockets={count}": count for count in settings.stats_sockets}
+    results = _new_results(list(cases), list(_statcall.CONTENDERS))
+    for repetition in range(settings.repetitions):
+        _log(f"statistics, repetition {repetition + 1}/{settings.repetitions}")
+        for case_name, count in cases.items():
+            order = rotated(list(_statcall.CONTENDERS), repetition)
+            for name, sample in _statcall.measure(count, settings.stats_calls, order).items():
+                results[case_name][name].append(sample)
+    return results
+
+
+def statistics_table(results: Results) -> str:
+    """Time per call of each way to read the drop count, per number of other sockets."""
+    rows = []
+    for case, by_name in results.items():
+        cells = [case]
+        for name in _statcall.CONTENDERS:
+            wall = summarize(by_name[name], "us_per_call")
+            cpu = summarize(by_name[name], "cpu_us_per_call")
+            cells.append("-" if wall is None else f"{wall.median:.1f}")
+            cells.append("-" if cpu is None else f"{cpu.median:.1f}")
+        rows.append(cells)
+    headers = ["case"]
+    for name in _statcall.CONTENDERS:
+        headers.extend([f"{name} us", "cpu us"])
+    return (
+        "statistics() per call (us; other bound UDP sockets open in the namespace)\n"
+        + format_table(headers, rows)
+    )
 
 
 def _median(results: Results, case: str, name: str, metric: str) -> float:
@@ -489,6 +524,30 @@ def evaluate_targets(results: Mapping[str, Results]) -> list[Target]:
         targets.append(
             Target(name, "; ".join(details), all(verdicts) if len(verdicts) == 2 else None)
         )
+    statistics = results.get("statistics")
+    crowded = f"sockets={STATISTICS_SOCKETS}"
+    name = (
+        f"statistics() per call, {STATISTICS_SOCKETS:,} other UDP sockets:"
+        f" <= {STATISTICS_LIMIT_US:g} us"
+    )
+    if statistics is None or crowded not in statistics:
+        targets.append(Target(name, "not run", None))
+    else:
+        wall, cpu, proc = (
+            _median(statistics, crowded, contender, metric)
+            for contender, metric in (
+                ("statistics()", "us_per_call"),
+                ("statistics()", "cpu_us_per_call"),
+                ("/proc/net/udp", "us_per_call"),
+            )
+        )
+        targets.append(
+            Target(
+                name,
+                f"{wall:.1f} us (CPU {cpu:.1f} us); the /proc fallback: {proc:,.0f} us",
+                None if math.isnan(wall) else min(wall, cpu) <= STATISTICS_LIMIT_US,
+            )
+        )
     return targets
 
 
@@ -504,6 +563,7 @@ _RUNNERS: Final = {
     "live": (run_live, live_table),
     "flood": (run_flood, flood_table),
     "growth": (run_growth, growth_table),
+    "statistics": (run_statistics, statistics_table),
 }
 
 

@@ -10,7 +10,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Final
 
-WORKLOADS: Final = ("drain", "live", "flood", "growth")
+WORKLOADS: Final = ("drain", "live", "flood", "growth", "statistics")
 OVERFLOW_POLICIES: Final = ("drop-newest", "drop-oldest")
 
 
@@ -31,6 +31,9 @@ class Settings:
         growth_groups: Group counts for the cost-of-growth sweep.
         growth_count: Datagrams per run in the group sweep.
         growth_sizes: (payload bytes, datagrams per run) for the size sweep.
+        stats_sockets: How many other UDP sockets are open while
+            ``statistics()`` is timed, one case each.
+        stats_calls: Calls timed per contender and repetition.
         json_path: Where to write the raw figures, if anywhere.
     """
 
@@ -46,6 +49,8 @@ class Settings:
     growth_groups: tuple[int, ...]
     growth_count: int
     growth_sizes: tuple[tuple[int, int], ...]
+    stats_sockets: tuple[int, ...]
+    stats_calls: int
     json_path: str | None
 
 
@@ -118,5 +123,7 @@ def parse_settings(argv: list[str]) -> Settings:
             if quick
             else ((64, 100_000), (1400, 50_000), (65507, 4_000))
         ),
+        stats_sockets=(0, 20_000),
+        stats_calls=200 if quick else 2_000,
         json_path=args.json,
     )
