@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import inspect
+import pydoc
 import socket
 import subprocess
 import sys
@@ -51,7 +54,7 @@ def test_all_lists_exactly_the_public_names() -> None:
 def test_public_objects_claim_the_package_and_have_docstrings() -> None:
     for name in EXPECTED_EXPORTS - {"__version__"}:
         obj = getattr(trio_mcast, name)
-        assert obj.__module__.startswith("trio_mcast."), name
+        assert obj.__module__ == "trio_mcast" or obj.__module__.startswith("trio_mcast."), name
         assert obj.__doc__, name
 
 
@@ -104,3 +107,59 @@ def test_private_modules_of_the_pure_core_do_not_import_trio() -> None:
         check=True,
     )
     assert result.stdout.strip() == "False"
+
+
+def test_importing_the_package_loads_no_command_line() -> None:
+    code = (
+        "import sys, trio_mcast; print(sorted({'argparse', 'trio_mcast._cli'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+    assert trio_mcast.main(["--version"]) == 0
+
+
+def test_datagram_and_statistics_signatures_show_real_types() -> None:
+    payload = inspect.signature(trio_mcast.Datagram).parameters["payload"].annotation
+    drops = inspect.signature(trio_mcast.ReceiverStatistics).parameters["kernel_drops"].annotation
+    assert payload is bytes
+    assert drops == (int | None)
+    assert "ForwardRef" not in pydoc.render_doc(trio_mcast.Datagram)
+
+
+def test_the_package_docstring_says_what_it_is_with_an_example() -> None:
+    doc = trio_mcast.__doc__ or ""
+    assert doc.startswith("Receive IP multicast with Trio")
+    example = doc.split("Example::", 1)[1]
+    code = [line for line in example.splitlines() if line.strip()]
+    assert 5 <= len(code) <= 8
+    compile("\n".join(line[4:] for line in code), "<docstring>", "exec")
+
+
+def test_serve_multicast_takes_every_option_of_open_multicast_receiver() -> None:
+    receiver = inspect.signature(trio_mcast.open_multicast_receiver).parameters
+    server = inspect.signature(trio_mcast.serve_multicast).parameters
+    for name, parameter in receiver.items():
+        assert name in server, name
+        assert (server[name].default, server[name].annotation, server[name].kind) == (
+            parameter.default,
+            parameter.annotation,
+            parameter.kind,
+        ), name
+
+
+def test_the_distribution_declares_its_licence_urls_and_author() -> None:
+    distribution = importlib.metadata.distribution("trio-mcast")
+    metadata = distribution.metadata
+    assert metadata["License-Expression"] == "MIT"
+    assert metadata["Author"] or metadata["Author-email"]
+    urls = dict(url.split(", ", 1) for url in metadata.get_all("Project-URL") or [])
+    assert {"Homepage", "Source", "Issues"} <= set(urls)
+    shipped = [file for file in distribution.files or [] if file.name == "LICENSE"]
+    assert len(shipped) == 1
+    text = shipped[0].read_text()
+    assert text.startswith("MIT License")
+    repository_copy = Path(__file__).resolve().parents[1] / "LICENSE"
+    if repository_copy.is_file():
+        assert text == repository_copy.read_text()

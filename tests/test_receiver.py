@@ -16,7 +16,7 @@ import trio.testing
 
 import trio_mcast
 from tests import netns
-from tests.receiving import receive_n, send_loopback
+from tests.receiving import DEADLINE, receive_n, send_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -465,3 +465,65 @@ async def test_recvstep_wakes_when_its_socket_is_closed_and_leaks_nothing() -> N
     with pytest.RaisesGroup(trio.ClosedResourceError):
         await _recvstep_until_closed(sock)
     assert netns.open_fd_count() == fds_before
+
+
+async def test_the_receiver_shows_its_sources_and_interface_index() -> None:
+    index = socket.if_nametoindex("lo")
+    async with trio_mcast.open_multicast_receiver(
+        "232.21.0.1", PORT, interface="lo", sources=["127.0.0.1", "127.0.0.2"], bind_to_group=False
+    ) as receiver:
+        assert list(receiver.sources) == ["127.0.0.1", "127.0.0.2"]
+        assert receiver.interface_index == index
+        await receiver.join("232.21.0.2", sources=["127.0.0.3"])
+        assert list(receiver.sources) == ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+        assert repr(receiver) == (
+            f"<MulticastReceiver groups=['232.21.0.1', '232.21.0.2'] port={PORT}"
+            f" interface='lo' interface_index={index}"
+            " sources=['127.0.0.1', '127.0.0.2', '127.0.0.3']>"
+        )
+    # Left to the kernel, which needs a route to choose by.
+    netns.run_ip("route", "add", "239.21.0.3/32", "dev", "lo")
+    try:
+        async with trio_mcast.open_multicast_receiver("239.21.0.3", PORT) as anyone:
+            assert (anyone.sources, anyone.interface_index) == ((), None)
+            assert repr(anyone) == (
+                f"<MulticastReceiver groups=['239.21.0.3'] port={PORT} interface=None"
+                " interface_index=None>"
+            )
+    finally:
+        netns.run_ip("route", "del", "239.21.0.3/32", "dev", "lo")
+
+
+async def test_serve_multicast_takes_keyword_options_through_partial(
+    loopback_sender: socket.socket,
+) -> None:
+    received: list[trio_mcast.Datagram] = []
+    done = trio.Event()
+
+    async def handler(datagram: trio_mcast.Datagram) -> None:
+        received.append(datagram)
+        if datagram.payload == b"last":
+            done.set()
+
+    serve = functools.partial(
+        trio_mcast.serve_multicast,
+        interface="lo",
+        bind_to_group=False,
+        queue_size=8,
+        overflow="drop-oldest",
+        batch_size=4,
+        metadata=True,
+    )
+    async with trio.open_nursery() as nursery:
+        receiver = await nursery.start(serve, handler, "239.21.0.4", PORT)
+        await receiver.join("239.21.0.5")
+        send_loopback(loopback_sender, "239.21.0.4", [b"first"], PORT)
+        send_loopback(loopback_sender, "239.21.0.5", [b"last"], PORT)
+        with trio.fail_after(DEADLINE):
+            await done.wait()
+        nursery.cancel_scope.cancel()
+    assert [(d.payload, d.group) for d in received] == [
+        (b"first", "239.21.0.4"),
+        (b"last", "239.21.0.5"),
+    ]
+    assert received[0].interface == socket.if_nametoindex("lo")

@@ -1,8 +1,27 @@
-"""Receive IP multicast with Trio."""
+"""Receive IP multicast with Trio: IPv4 and IPv6, any-source and source-specific.
+
+``open_multicast_receiver`` joins groups on an interface and hands out each
+datagram with its sender and group; ``serve_multicast`` runs a handler per
+datagram in a nursery; ``open_multicast_sender`` sends. Every error names the
+parameter, the value and the rule. ``python -m trio_mcast`` is the command
+line (``recv``, ``send``, ``demo``).
+
+Example::
+
+    import trio, trio_mcast
+
+    async def main():
+        async with trio_mcast.open_multicast_receiver("239.1.2.3", 5000) as receiver:
+            async for datagram in receiver:
+                print(datagram.source, datagram.group, datagram.text())
+
+    trio.run(main)
+"""
 
 from __future__ import annotations
 
-from ._cli import main
+from typing import TYPE_CHECKING
+
 from ._datagram import Datagram, ReceiverStatistics
 from ._errors import (
     ConfigError,
@@ -21,7 +40,29 @@ from ._sender import MulticastSender, open_multicast_sender
 from ._steps import joinstep, recvstep, tryrecv
 from ._validate import Interface, JoinSpec, validate_join_args
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 __version__ = "0.1.0"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``trio-mcast`` command line; see :func:`trio_mcast._cli.main`.
+
+    The command line is imported only when called: ``import trio_mcast``
+    loads neither it nor :mod:`argparse`.
+
+    Args:
+        argv: The arguments, without the program name; ``None`` means
+            ``sys.argv[1:]``.
+
+    Returns:
+        The exit code.
+    """
+    from ._cli import main as run
+
+    return run(argv)
+
 
 __all__ = [
     "ConfigError",

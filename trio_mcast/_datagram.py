@@ -1,6 +1,9 @@
-"""The values a receiver hands out: datagrams and statistics."""
+"""The values a receiver hands out: datagrams and statistics.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: a NamedTuple's signature is
+built from its annotations, and ``help(Datagram)`` would show them as
+``ForwardRef('bytes')`` strings instead of types.
+"""
 
 from typing import NamedTuple
 

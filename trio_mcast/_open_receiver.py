@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Final, Literal, NoReturn, TypeAlias
 
 import trio
 
@@ -31,7 +31,11 @@ if TYPE_CHECKING:
     from ._datagram import Datagram
     from ._validate import AddressesLike, AddressLike, InterfaceLike
 
-__all__ = ["open_multicast_receiver", "serve_multicast"]
+__all__ = ["Overflow", "open_multicast_receiver", "serve_multicast"]
+
+#: What a full queue does: stop reading (the kernel drops the newest), or
+#: keep reading and discard the oldest queued datagrams.
+Overflow: TypeAlias = Literal["drop-newest", "drop-oldest"]
 
 _OVERFLOW_NAMES: Final = {policy.value: policy for policy in OverflowPolicy}
 
@@ -49,7 +53,7 @@ async def open_multicast_receiver(
     receive_buffer_size: int | None = None,
     metadata: bool = False,
     queue_size: int = DEFAULT_QUEUE_SIZE,
-    overflow: str = "drop-newest",
+    overflow: Overflow = "drop-newest",
     batch_size: int = DEFAULT_BATCH_SIZE,
     isock: socket.socket | None = None,
 ) -> AsyncIterator[MulticastReceiver]:
@@ -210,17 +214,26 @@ async def serve_multicast(
     *,
     interface: InterfaceLike | None = None,
     sources: AddressesLike | None = None,
+    bind_group: AddressLike | None = None,
+    bind_to_group: bool | None = None,
     max_datagram_size: int | None = None,
     receive_buffer_size: int | None = None,
     metadata: bool = False,
+    queue_size: int = DEFAULT_QUEUE_SIZE,
+    overflow: Overflow = "drop-newest",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    isock: socket.socket | None = None,
     task_status: trio.TaskStatus[MulticastReceiver] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Call ``await handler(datagram)`` for every datagram, forever.
 
     The successor of the ``multicast`` package's HEAR server, for
     ``await nursery.start(serve_multicast, handler, ...)``, which returns
-    once the groups are joined, with the receiver. A handler's exception
-    stops the server and propagates.
+    once the groups are joined, with the receiver (to ``join()`` and
+    ``leave()`` groups, or read ``statistics()``). A handler's exception
+    stops the server and propagates as itself. ``nursery.start`` passes
+    positional arguments only: give keyword options with
+    :func:`functools.partial`.
 
     Args:
         handler: Awaited once per datagram, in order.
@@ -228,23 +241,46 @@ async def serve_multicast(
         port: As for :func:`open_multicast_receiver`.
         interface: As for :func:`open_multicast_receiver`.
         sources: As for :func:`open_multicast_receiver`.
+        bind_group: As for :func:`open_multicast_receiver`.
+        bind_to_group: As for :func:`open_multicast_receiver`; ``False``
+            lets the handler's side ``join()`` groups at run time.
         max_datagram_size: As for :func:`open_multicast_receiver`.
         receive_buffer_size: As for :func:`open_multicast_receiver`.
         metadata: As for :func:`open_multicast_receiver`.
+        queue_size: As for :func:`open_multicast_receiver`.
+        overflow: As for :func:`open_multicast_receiver`.
+        batch_size: As for :func:`open_multicast_receiver`.
+        isock: As for :func:`open_multicast_receiver`.
         task_status: Set by ``nursery.start``.
 
     Raises:
         MulticastError: An argument is invalid.
+        InterfaceNotFoundError: The interface does not exist.
         JoinError: The OS refused to bind or join.
+
+    Example:
+        >>> async def main():
+        ...     async def show(datagram):
+        ...         print(datagram.text())
+        ...
+        ...     serve = functools.partial(serve_multicast, interface="eth0")
+        ...     async with trio.open_nursery() as nursery:
+        ...         receiver = await nursery.start(serve, show, "239.1.2.3", 5000)
     """
     async with open_multicast_receiver(
         groups,
         port,
         interface=interface,
         sources=sources,
+        bind_group=bind_group,
+        bind_to_group=bind_to_group,
         max_datagram_size=max_datagram_size,
         receive_buffer_size=receive_buffer_size,
         metadata=metadata,
+        queue_size=queue_size,
+        overflow=overflow,
+        batch_size=batch_size,
+        isock=isock,
     ) as receiver:
         task_status.started(receiver)
         async for datagram in receiver:

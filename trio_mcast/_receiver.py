@@ -114,15 +114,27 @@ class MulticastReceiver:
         self._closed = False
 
     def __repr__(self) -> str:
+        sources = f" sources={list(self.sources)}" if self.sources else ""
         return (
             f"<MulticastReceiver groups={list(self.groups)} port={self.port}"
-            f" interface={self.interface!r}>"
+            f" interface={self.interface!r} interface_index={self.interface_index!r}{sources}>"
         )
 
     @property
     def groups(self) -> tuple[str, ...]:
         """The groups joined now, in the order they were joined."""
         return tuple(str(group) for group in self._memberships)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The senders that source-specific memberships admit; empty for any source.
+
+        Every source of every group, in the order they were joined, once each.
+        """
+        admitted = dict.fromkeys(
+            source for sources in self._memberships.values() for source in sources
+        )
+        return tuple(map(str, admitted))
 
     @property
     def port(self) -> int:
@@ -133,6 +145,11 @@ class MulticastReceiver:
     def interface(self) -> str | int | None:
         """The interface as given (name, index or address); ``None`` = kernel's choice."""
         return self._joined.interface.label
+
+    @property
+    def interface_index(self) -> int | None:
+        """The index of the interface the memberships are on; ``None`` = kernel's choice."""
+        return self._joined.interface.ifindex or None
 
     @property
     def socket(self) -> trio.socket.SocketType:

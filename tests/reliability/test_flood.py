@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tests import netns
+    from trio_mcast._open_receiver import Overflow
 
 PORT: Final = 40701
 GROUP: Final = "239.40.0.1"
@@ -90,7 +91,7 @@ def take_queued(receiver: trio_mcast.MulticastReceiver) -> list[trio_mcast.Datag
 @pytest.mark.soak
 @pytest.mark.parametrize("overflow", ["drop-oldest", "drop-newest"])
 async def test_flood_with_a_stalled_consumer_is_bounded_and_counted(
-    make_lan: Callable[..., netns.Lan], overflow: str
+    make_lan: Callable[..., netns.Lan], overflow: Overflow
 ) -> None:
     lan = make_lan(1)
     (host,) = lan.hosts
