@@ -28,6 +28,7 @@ EXPECTED_EXPORTS = {
     "InvalidSourceError",
     "JoinError",
     "JoinSpec",
+    "Membership",
     "MulticastError",
     "MulticastReceiver",
     "MulticastSender",

@@ -97,6 +97,10 @@ def test_table_values_match_the_headers() -> None:
     assert (LINUX.mcast_join_group, LINUX.mcast_leave_source_group) == (42, 47)
     assert (LINUX.so_rxq_ovfl, LINUX.so_timestamp, LINUX.so_timestampns) == (40, 29, 35)
     assert (LINUX.so_bindtoifindex, LINUX.so_meminfo) == (62, 55)
+    # include/uapi/linux/in.h: IP_UNBLOCK_SOURCE 37, IP_BLOCK_SOURCE 38,
+    # MCAST_BLOCK_SOURCE 43, MCAST_UNBLOCK_SOURCE 44.
+    assert (LINUX.ip_block_source, LINUX.ip_unblock_source) == (38, 37)
+    assert (LINUX.mcast_block_source, LINUX.mcast_unblock_source) == (43, 44)
     assert (MACOS.ip_pktinfo, MACOS.ipv6_recvpktinfo, MACOS.ipv6_pktinfo) == (26, 61, 46)
     assert (MACOS.mcast_join_group, MACOS.so_timestamp, MACOS.af_inet6) == (80, 0x400, 30)
     assert (FREEBSD.ip_pktinfo, FREEBSD.ipv6_recvpktinfo, FREEBSD.af_inet6) == (None, 36, 28)
@@ -199,6 +203,10 @@ LINUX_SOCKET_CONSTANTS: Final = [
     ("so_timestamp", "SO_TIMESTAMP"),
     ("so_timestampns", "SO_TIMESTAMPNS"),
     ("so_bindtoifindex", "SO_BINDTOIFINDEX"),
+    ("ip_block_source", "IP_BLOCK_SOURCE"),
+    ("ip_unblock_source", "IP_UNBLOCK_SOURCE"),
+    ("mcast_block_source", "MCAST_BLOCK_SOURCE"),
+    ("mcast_unblock_source", "MCAST_UNBLOCK_SOURCE"),
     ("so_meminfo", "SO_MEMINFO"),
     ("af_inet", "AF_INET"),
     ("af_inet6", "AF_INET6"),

@@ -34,6 +34,7 @@ from ._errors import (
     JoinError,
     MulticastError,
 )
+from ._membership import Membership
 from ._open_receiver import open_multicast_receiver, serve_multicast
 from ._receiver import MulticastReceiver
 from ._sender import MulticastSender, open_multicast_sender
@@ -76,6 +77,7 @@ __all__ = [
     "InvalidSourceError",
     "JoinError",
     "JoinSpec",
+    "Membership",
     "MulticastError",
     "MulticastReceiver",
     "MulticastSender",

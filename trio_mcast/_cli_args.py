@@ -259,6 +259,16 @@ def build_parser() -> _ArgumentParser:
         metavar="ADDRESS",
         help="source-specific multicast: accept only this sender; repeatable",
     )
+    recv.add_argument(
+        "-x",
+        "--exclude",
+        dest="exclude",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="any source but this one: the kernel filters it out and tells the routers;"
+        " repeatable; not with --source",
+    )
     stopping = recv.add_argument_group("stopping")
     stopping.add_argument(
         "-c", "--count", type=_integer, metavar="N", help="stop after N datagrams"

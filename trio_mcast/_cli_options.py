@@ -62,6 +62,7 @@ class RecvOptions:
         port: The UDP port.
         interface: The interface, or ``None`` for the kernel's choice.
         sources: Source-specific multicast senders; empty for any source.
+        exclude: Senders an any-source join filters out; empty for none.
         count: Stop after this many datagrams, or ``None``.
         duration: Stop after this many seconds, or ``None``.
         idle_timeout: Stop when nothing arrives for this many seconds.
@@ -77,6 +78,7 @@ class RecvOptions:
     port: int
     interface: Interface | None = None
     sources: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
     count: int | None = None
     duration: float | None = None
     idle_timeout: float | None = None
@@ -173,11 +175,17 @@ def recv_options(args: argparse.Namespace) -> RecvOptions:
     """
     groups: list[str] = [*args.groups, *args.late_operands, *args.extra_groups]
     interface = _interface(args, groups[0] if groups else default_group())
+    if args.sources and args.exclude:
+        raise UsageError(
+            "--source and --exclude cannot be used together: --source accepts only those"
+            " senders, --exclude every sender but those"
+        )
     spec = validate_join_args(
         groups or None,
         args.port,
         interface,
         sources=args.sources or None,
+        exclude=args.exclude or None,
         interface_parameter="--interface",
     )
     count = _count(args)
@@ -187,6 +195,7 @@ def recv_options(args: argparse.Namespace) -> RecvOptions:
         port=spec.port,
         interface=spec.iface,
         sources=spec.source_strings,
+        exclude=tuple(map(str, spec.exclude)),
         count=count,
         duration=_positive(args.duration, "duration", "seconds"),
         idle_timeout=_positive(args.idle_timeout, "idle-timeout", "seconds"),

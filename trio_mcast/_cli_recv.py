@@ -57,7 +57,11 @@ class ReceiveSession(Session):
         if not self.options.quiet:
             note(
                 format_listening(
-                    receiver.groups, receiver.port, receiver.interface, self.options.sources
+                    receiver.groups,
+                    receiver.port,
+                    receiver.interface,
+                    self.options.sources,
+                    self.options.exclude,
                 )
             )
 
@@ -175,6 +179,7 @@ async def receive(
         options.port,
         interface=options.interface,
         sources=options.sources or None,
+        exclude=options.exclude or None,
         max_datagram_size=options.max_size,
         metadata=options.metadata,
     ) as receiver:

@@ -17,21 +17,34 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from . import _sockopts
 from ._errors import InvalidArgumentError, describe, join_error_from_oserror
+from ._membership import (
+    EXCLUDE,
+    INCLUDE,
+    Action,
+    Filter,
+    Step,
+    inverse,
+    join_steps,
+    leaving,
+)
 from ._netif import ResolvedInterface, resolve_interface
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from ._validate import IPAddress, JoinSpec
 
 __all__ = [
     "JoinedSocket",
     "apply_receive_buffer_size",
+    "apply_step",
+    "apply_steps",
     "bind_receiver",
     "bind_to_interface",
     "binds_to_group",
     "close_joined",
     "enable_ancillary_data",
+    "initial_filter",
     "join_membership",
     "leave_membership",
     "new_receiver_socket",
@@ -169,18 +182,24 @@ def bind_receiver(
         ) from exc
 
 
+_SOURCE_OPTIONS: Final = {
+    # action: (IPv4 option by address, protocol-independent option by index)
+    Action.JOIN_SOURCE: ("ip_add_source_membership", "mcast_join_source_group"),
+    Action.LEAVE_SOURCE: ("ip_drop_source_membership", "mcast_leave_source_group"),
+    Action.BLOCK: ("ip_block_source", "mcast_block_source"),
+    Action.UNBLOCK: ("ip_unblock_source", "mcast_unblock_source"),
+}
+
+
 def _membership_request(
-    family: socket.AddressFamily,
-    group: IPAddress,
-    source: IPAddress | None,
-    interface: ResolvedInterface,
-    *,
-    join: bool,
+    family: socket.AddressFamily, group: IPAddress, step: Step, interface: ResolvedInterface
 ) -> tuple[int, int, bytes]:
-    """The (level, option, value) that joins or leaves one membership."""
-    if family == socket.AF_INET:
-        assert isinstance(group, ipaddress.IPv4Address)
-        if source is None:
+    """The (level, option, value) that carries out ``step`` on ``group``."""
+    action, source = step
+    if action in (Action.JOIN, Action.LEAVE):
+        join = action is Action.JOIN
+        if family == socket.AF_INET:
+            assert isinstance(group, ipaddress.IPv4Address)
             option = socket.IP_ADD_MEMBERSHIP if join else socket.IP_DROP_MEMBERSHIP
             if _LINUX:
                 value = _sockopts.pack_ip_mreqn(
@@ -189,59 +208,97 @@ def _membership_request(
             else:
                 value = _sockopts.pack_ip_mreq(group, interface.address or _ANY4)
             return socket.IPPROTO_IP, option, value
-        assert isinstance(source, ipaddress.IPv4Address)
-        if interface.ifindex == 0 or PLATFORM.mcast_join_source_group is None:
-            option_or_none = (
-                PLATFORM.ip_add_source_membership if join else PLATFORM.ip_drop_source_membership
-            )
-            value = _sockopts.pack_ip_mreq_source(
-                group, interface.address or _ANY4, source, PLATFORM.ip_mreq_source_layout
-            )
-            return socket.IPPROTO_IP, _require(option_or_none), value
-        option_or_none = (
-            PLATFORM.mcast_join_source_group if join else PLATFORM.mcast_leave_source_group
-        )
-        value = _sockopts.pack_group_source_req(interface.ifindex, group, source, PLATFORM)
-        return socket.IPPROTO_IP, _require(option_or_none), value
-    assert isinstance(group, ipaddress.IPv6Address)
-    if source is None:
+        assert isinstance(group, ipaddress.IPv6Address)
         option = socket.IPV6_JOIN_GROUP if join else socket.IPV6_LEAVE_GROUP
         return socket.IPPROTO_IPV6, option, _sockopts.pack_ipv6_mreq(group, interface.ifindex)
-    option_or_none = (
-        PLATFORM.mcast_join_source_group if join else PLATFORM.mcast_leave_source_group
-    )
+    assert source is not None
+    by_address, by_index = _SOURCE_OPTIONS[action]
+    level = socket.IPPROTO_IP if family == socket.AF_INET else socket.IPPROTO_IPV6
+    indexed: int | None = getattr(PLATFORM, by_index)
+    # IPv4 memberships made by address (no index) are found by address.
+    if family == socket.AF_INET and (interface.ifindex == 0 or indexed is None):
+        assert isinstance(group, ipaddress.IPv4Address)
+        assert isinstance(source, ipaddress.IPv4Address)
+        value = _sockopts.pack_ip_mreq_source(
+            group, interface.address or _ANY4, source, PLATFORM.ip_mreq_source_layout
+        )
+        return level, _require(getattr(PLATFORM, by_address)), value
     value = _sockopts.pack_group_source_req(interface.ifindex, group, source, PLATFORM)
-    return socket.IPPROTO_IPV6, _require(option_or_none), value
+    return level, _require(indexed), value
 
 
 def _require(option: int | None) -> int:
     if option is None:
-        raise OSError(errno.ENOPROTOOPT, "source-specific multicast is not supported here")
+        raise OSError(errno.ENOPROTOOPT, "source filtering is not supported here")
     return option
 
 
-def _change_membership(
+_OPERATIONS: Final = {
+    Action.JOIN: "join",
+    Action.LEAVE: "leave",
+    Action.JOIN_SOURCE: "join",
+    Action.LEAVE_SOURCE: "leave",
+    Action.BLOCK: "block",
+    Action.UNBLOCK: "unblock",
+}
+
+
+def apply_step(
     sock: socket.socket,
     family: socket.AddressFamily,
     group: IPAddress,
-    source: IPAddress | None,
+    step: Step,
     interface: ResolvedInterface,
-    *,
-    join: bool,
 ) -> None:
+    """Carry out one membership step.
+
+    Joining a membership the socket already holds is not an error.
+
+    Raises:
+        JoinError: The kernel refused, with the errno and a hint.
+    """
     try:
-        level, option, value = _membership_request(family, group, source, interface, join=join)
+        level, option, value = _membership_request(family, group, step, interface)
         sock.setsockopt(level, option, value)
     except OSError as exc:
-        if join and exc.errno == errno.EADDRINUSE:
+        if step.action in (Action.JOIN, Action.JOIN_SOURCE) and exc.errno == errno.EADDRINUSE:
             return
         raise join_error_from_oserror(
             exc,
-            operation="join" if join else "leave",
+            operation=_OPERATIONS[step.action],
             group=str(group),
             interface=interface.label,
-            source=None if source is None else str(source),
+            source=None if step.source is None else str(step.source),
         ) from exc
+
+
+def apply_steps(
+    sock: socket.socket,
+    family: socket.AddressFamily,
+    group: IPAddress,
+    steps: Sequence[Step],
+    interface: ResolvedInterface,
+) -> None:
+    """Carry out ``steps`` in order, all or nothing.
+
+    A refused step undoes the ones before it, in reverse, so the kernel's
+    filter is left exactly as it was: a refusal (say, past the kernel's limit
+    of sources per group) must not leave sources half-joined or half-blocked
+    where the receiver's bookkeeping could never reach them.
+
+    Raises:
+        JoinError: A step was refused; the earlier ones are undone.
+    """
+    done: list[Step] = []
+    try:
+        for step in steps:
+            apply_step(sock, family, group, step, interface)
+            done.append(step)
+    except BaseException:
+        for step in reversed(done):
+            with contextlib.suppress(OSError):
+                apply_step(sock, family, group, inverse(step), interface)
+        raise
 
 
 def join_membership(
@@ -258,7 +315,8 @@ def join_membership(
     Raises:
         JoinError: The kernel refused, with the errno and a hint.
     """
-    _change_membership(sock, family, group, source, interface, join=True)
+    step = Step(Action.JOIN) if source is None else Step(Action.JOIN_SOURCE, source)
+    apply_step(sock, family, group, step, interface)
 
 
 def leave_membership(
@@ -273,7 +331,8 @@ def leave_membership(
     Raises:
         JoinError: The kernel refused (for example, not a member).
     """
-    _change_membership(sock, family, group, source, interface, join=False)
+    step = Step(Action.LEAVE) if source is None else Step(Action.LEAVE_SOURCE, source)
+    apply_step(sock, family, group, step, interface)
 
 
 def binds_to_group(spec: JoinSpec, bind_to_group: bool | None) -> IPAddress | None:
@@ -365,7 +424,7 @@ def open_joined_socket(
     """
     interface = resolve_interface(spec.iface, need_address=not _LINUX)
     sock = _adopt(spec) if spec.isock is not None else new_receiver_socket(spec.family)
-    joined: dict[IPAddress, tuple[IPAddress, ...]] = {}
+    joined: dict[IPAddress, Filter] = {}
     try:
         bound_group = binds_to_group(spec, bind_to_group)
         ingress_check = None
@@ -387,9 +446,9 @@ def open_joined_socket(
         if not _is_bound(sock):
             bind_receiver(sock, spec, bound_group, interface.ifindex)
         for group in spec.groups:
-            for source in spec.sources or (None,):
-                join_membership(sock, spec.family, group, source, interface)
-                joined[group] = (*joined.get(group, ()), *(() if source is None else (source,)))
+            steps = join_steps(group, None, spec.sources, spec.exclude, value=group)
+            apply_steps(sock, spec.family, group, steps, interface)
+            joined[group] = initial_filter(spec)
     except BaseException:
         # An adopted socket lives on in the caller's descriptor: closing ours
         # would leave these memberships on it.
@@ -443,10 +502,17 @@ def _adopt(spec: JoinSpec) -> socket.socket:
     return sock
 
 
+def initial_filter(spec: JoinSpec) -> Filter:
+    """The filter each of ``spec``'s groups is joined with."""
+    if spec.sources:
+        return Filter(INCLUDE, spec.sources)
+    return Filter(EXCLUDE, spec.exclude)
+
+
 def close_joined(
     sock: socket.socket,
     family: socket.AddressFamily,
-    memberships: Mapping[IPAddress, tuple[IPAddress, ...]],
+    memberships: Mapping[IPAddress, Filter],
     interface: ResolvedInterface,
 ) -> None:
     """Leave every membership in ``memberships``, then close ``sock``.
@@ -458,10 +524,10 @@ def close_joined(
     """
     try:
         if sock.fileno() != -1:
-            for group, sources in memberships.items():
-                for source in sources or (None,):
+            for group, current in memberships.items():
+                for step in leaving(current):
                     with contextlib.suppress(OSError):
-                        leave_membership(sock, family, group, source, interface)
+                        apply_step(sock, family, group, step, interface)
     finally:
         sock.close()
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final, Literal, NoReturn, TypeAlias
 import trio
 
 from ._errors import InvalidArgumentError
-from ._join import close_joined, open_joined_socket
+from ._join import close_joined, initial_filter, open_joined_socket
 from ._queue import OverflowPolicy
 from ._receiver import DEFAULT_QUEUE_SIZE, MulticastReceiver
 from ._steps import DEFAULT_BATCH_SIZE
@@ -47,6 +47,7 @@ async def open_multicast_receiver(
     *,
     interface: InterfaceLike | None = None,
     sources: AddressesLike | None = None,
+    exclude: AddressesLike | None = None,
     bind_group: AddressLike | None = None,
     bind_to_group: bool | None = None,
     max_datagram_size: int | None = None,
@@ -70,7 +71,12 @@ async def open_multicast_receiver(
         port: The UDP port; ``None`` is ``MULTICAST_PORT`` or 59259.
         interface: Interface name, index or local IPv4 address; ``None``
             lets the kernel choose by its routes.
-        sources: Source-specific multicast: deliver only these senders.
+        sources: Source-specific multicast (include mode): deliver only
+            these senders.
+        exclude: Any-source, but not these senders (exclude mode): the
+            kernel filters them out and tells the routers. Not with
+            ``sources``. :meth:`MulticastReceiver.block` and
+            :meth:`~MulticastReceiver.unblock` change the list at run time.
         bind_group: With several groups, bind to this one of them.
         bind_to_group: ``None`` binds to the group when there is exactly one
             (the kernel then filters by destination); ``False`` binds the
@@ -111,6 +117,7 @@ async def open_multicast_receiver(
         bind_group,
         isock,
         sources=sources,
+        exclude=exclude,
         interface_parameter="interface",
     )
     size = validate_max_datagram_size_or_default(max_datagram_size)
@@ -141,9 +148,9 @@ async def open_multicast_receiver(
             batch_size=batch_limit,
         )
     except BaseException:
-        close_joined(
-            joined.sock, spec.family, dict.fromkeys(spec.groups, spec.sources), joined.interface
-        )
+        memberships = dict.fromkeys(spec.groups, initial_filter(spec))
+        close_joined(joined.sock, spec.family, memberships, joined.interface)
+
         raise
     try:
         body_error: BaseException | None = None
@@ -214,6 +221,7 @@ async def serve_multicast(
     *,
     interface: InterfaceLike | None = None,
     sources: AddressesLike | None = None,
+    exclude: AddressesLike | None = None,
     bind_group: AddressLike | None = None,
     bind_to_group: bool | None = None,
     max_datagram_size: int | None = None,
@@ -241,6 +249,7 @@ async def serve_multicast(
         port: As for :func:`open_multicast_receiver`.
         interface: As for :func:`open_multicast_receiver`.
         sources: As for :func:`open_multicast_receiver`.
+        exclude: As for :func:`open_multicast_receiver`.
         bind_group: As for :func:`open_multicast_receiver`.
         bind_to_group: As for :func:`open_multicast_receiver`; ``False``
             lets the handler's side ``join()`` groups at run time.
@@ -272,6 +281,7 @@ async def serve_multicast(
         port,
         interface=interface,
         sources=sources,
+        exclude=exclude,
         bind_group=bind_group,
         bind_to_group=bind_to_group,
         max_datagram_size=max_datagram_size,

@@ -394,16 +394,22 @@ def format_send_summary(summary: SendSummary) -> str:
 
 
 def format_listening(
-    groups: Sequence[str], port: int, interface: str | int | None, sources: Sequence[str] = ()
+    groups: Sequence[str],
+    port: int,
+    interface: str | int | None,
+    sources: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> str:
     """The line ``recv`` prints once it has joined.
 
     Example:
-        >>> format_listening(["239.1.1.1"], 5000, "eth0")
-        'listening on 239.1.1.1 port 5000, interface eth0'
+        >>> format_listening(["239.1.1.1"], 5000, "eth0", exclude=["10.0.0.9"])
+        'listening on 239.1.1.1 port 5000, interface eth0, excluding 10.0.0.9'
     """
     where = "the kernel's choice" if interface is None else str(interface)
     line = f"listening on {', '.join(groups)} port {port}, interface {where}"
     if sources:
         line += f", sources {', '.join(sources)}"
+    if exclude:
+        line += f", excluding {', '.join(exclude)}"
     return line

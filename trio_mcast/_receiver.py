@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 from typing import TYPE_CHECKING, Final, NoReturn
 
@@ -11,7 +10,9 @@ import trio
 from ._datagram import Datagram, ReceiverStatistics
 from ._drain import DrainCounters, make_drainer
 from ._errors import InvalidGroupError
-from ._join import close_joined, join_membership, leave_membership
+from ._join import initial_filter
+from ._membership import block_steps, join_steps, leave_steps, unblock_steps
+from ._membership_table import MembershipTable
 from ._procnet import kernel_drops
 from ._queue import DatagramQueue, OverflowPolicy
 from ._steps import groups_by_address
@@ -20,11 +21,13 @@ from ._validate import (
     validate_group,
     validate_join_args,
     validate_positive_int,
+    validate_source,
 )
 
 if TYPE_CHECKING:
     from ._join import JoinedSocket
-    from ._validate import AddressesLike, AddressLike, IPAddress, JoinSpec
+    from ._membership import Membership
+    from ._validate import AddressesLike, AddressLike, JoinSpec
 
 __all__ = ["DEFAULT_QUEUE_SIZE", "MulticastReceiver"]
 
@@ -82,10 +85,14 @@ class MulticastReceiver:
         self._sock = joined.sock
         self._trio_socket = trio.socket.from_stdlib_socket(joined.sock)
         self._family = spec.family
-        self._memberships: dict[IPAddress, tuple[IPAddress, ...]] = dict.fromkeys(
-            spec.groups, spec.sources
-        )
         self._groups_by_address = groups_by_address(spec.groups)
+        self._memberships = MembershipTable(
+            joined.sock,
+            spec.family,
+            joined.interface,
+            dict.fromkeys(spec.groups, initial_filter(spec)),
+            self._groups_by_address,
+        )
         self._counters = DrainCounters()
         self._drain = make_drainer(
             joined.sock,
@@ -123,7 +130,7 @@ class MulticastReceiver:
     @property
     def groups(self) -> tuple[str, ...]:
         """The groups joined now, in the order they were joined."""
-        return tuple(str(group) for group in self._memberships)
+        return self._memberships.groups
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -131,10 +138,12 @@ class MulticastReceiver:
 
         Every source of every group, in the order they were joined, once each.
         """
-        admitted = dict.fromkeys(
-            source for sources in self._memberships.values() for source in sources
-        )
-        return tuple(map(str, admitted))
+        return self._memberships.included_sources
+
+    @property
+    def memberships(self) -> tuple[Membership, ...]:
+        """Each joined group with its filter mode and sources, in join order."""
+        return self._memberships.public()
 
     @property
     def port(self) -> int:
@@ -368,25 +377,41 @@ class MulticastReceiver:
             if more_waiting:
                 await _checkpoint()
 
-    async def join(self, group: AddressLike, sources: AddressesLike | None = None) -> None:
-        """Join another group (or add sources to a joined one) while receiving.
+    async def join(
+        self,
+        group: AddressLike,
+        sources: AddressesLike | None = None,
+        *,
+        exclude: AddressesLike | None = None,
+    ) -> None:
+        """Join another group, or add sources to a source-specific one, while receiving.
 
         Joining a group that is already joined the same way does nothing.
 
         Args:
             group: A multicast group of the receiver's family.
-            sources: Source-specific multicast: only these senders.
+            sources: Source-specific multicast (include mode): only these
+                senders; on a group joined that way, these are added.
+            exclude: Any-source, but not these senders (exclude mode).
 
         Raises:
-            MulticastError: The group or a source is invalid; the group is
-                already joined for any source and sources are given, or the
-                other way round; or the receiver is bound to a single group
-                (open it with ``bind_to_group=False`` to join at run time).
-            JoinError: The kernel refused (for example, the membership limit).
+            MulticastError: The group or a source is invalid; the change
+                would switch the group between include and exclude mode
+                (leave it first), or replace what it excludes (use
+                :meth:`block` and :meth:`unblock`); or the receiver is bound
+                to a single group (open it with ``bind_to_group=False`` to
+                join at run time).
+            JoinError: The kernel refused (for example, the membership
+                limit); nothing was changed.
         """
         await trio.lowlevel.checkpoint()
         spec = validate_join_args(
-            group, self.port, self._spec.iface, sources=sources, interface_parameter="interface"
+            group,
+            self.port,
+            self._spec.iface,
+            sources=sources,
+            exclude=exclude,
+            interface_parameter="interface",
         )
         address = spec.groups[0]
         if spec.family != self._family:
@@ -403,56 +428,79 @@ class MulticastReceiver:
                 " open it with bind_to_group=False to join groups at run time",
                 value=group,
             )
-        held = self._memberships.get(address)
-        if held is not None and bool(held) != bool(spec.sources):
-            # Any-source and source-specific memberships of one group exclude
-            # each other; switching silently would change what is delivered.
-            now = f"for sources {', '.join(map(str, held))}" if held else "for any source"
-            raise InvalidGroupError(
-                f"group {str(address)!r} is already joined {now}; leave it first to join it"
-                f" {'for specific sources' if spec.sources else 'for any source'}",
-                value=group,
-            )
-        if held is not None and not held:
-            return
-        held = held or ()
-        new_sources = tuple(source for source in spec.sources if source not in held)
-        interface = self._joined.interface
-        joined: list[IPAddress | None] = []
-        try:
-            for source in new_sources or (None,):
-                join_membership(self._sock, self._family, address, source, interface)
-                joined.append(source)
-        except BaseException:
-            # All or nothing: a refused source (say, past the kernel's limit of
-            # sources per group) must not leave the earlier ones joined behind
-            # the receiver's back, where leave() could never reach them.
-            for source in joined:
-                with contextlib.suppress(OSError):
-                    leave_membership(self._sock, self._family, address, source, interface)
-            raise
-        self._memberships[address] = held + new_sources
-        self._groups_by_address[address.packed] = str(address)
+        current = self._memberships.get(address)
+        steps = join_steps(address, current, spec.sources, spec.exclude, value=group)
+        self._memberships.change(address, steps)
 
-    async def leave(self, group: AddressLike) -> None:
-        """Leave a joined group; its datagrams stop arriving.
+    async def leave(self, group: AddressLike, *, source: AddressLike | None = None) -> None:
+        """Leave a joined group, or one source of a source-specific membership.
+
+        Args:
+            group: A joined group.
+            source: Leave only this source of the group's source-specific
+                membership; the others go on being delivered (the group is
+                left with its last source).
 
         Raises:
-            MulticastError: The group is invalid or not joined.
+            MulticastError: The group is invalid or not joined; or
+                ``source`` is given but the membership is not source-specific
+                (use :meth:`block` instead), or does not include it.
             JoinError: The kernel refused.
         """
         await trio.lowlevel.checkpoint()
         address = validate_group(group)
-        if address not in self._memberships:
+        sender = None if source is None else validate_source(source, self._family)
+        current = self._memberships.get(address)
+        if current is None:
             raise InvalidGroupError(
                 f"group {str(address)!r} is not joined by this receiver"
                 f" (joined: {', '.join(self.groups) or 'none'})",
                 value=group,
             )
-        sources = self._memberships.pop(address)
-        self._groups_by_address.pop(address.packed, None)
-        for source in sources or (None,):
-            leave_membership(self._sock, self._family, address, source, self._joined.interface)
+        self._memberships.change(address, leave_steps(address, current, sender, value=group))
+
+    async def block(self, group: AddressLike, source: AddressLike) -> None:
+        """Stop delivery from ``source`` on an any-source membership, without leaving it.
+
+        The kernel filters the sender out, and IGMPv3 or MLDv2 tells the
+        routers, which may stop forwarding its traffic. Blocking a blocked
+        source does nothing.
+
+        Args:
+            group: A group joined for any source (or with ``exclude=``).
+            source: The sender to block.
+
+        Raises:
+            MulticastError: The group or source is invalid, the group is not
+                joined, or its membership is source-specific (leave the
+                source instead: ``leave(group, source=...)``).
+            JoinError: The kernel refused (for example, the per-group source
+                limit, ``net.ipv4.igmp_max_msf`` or ``net.ipv6.mld_max_msf``).
+        """
+        await trio.lowlevel.checkpoint()
+        address = validate_group(group)
+        sender = validate_source(source, self._family)
+        current = self._memberships.get(address)
+        self._memberships.change(address, block_steps(address, current, sender, value=group))
+
+    async def unblock(self, group: AddressLike, source: AddressLike) -> None:
+        """Resume delivery from a source that :meth:`block` (or ``exclude=``) filtered out.
+
+        Args:
+            group: A group joined for any source.
+            source: A blocked sender.
+
+        Raises:
+            MulticastError: The group or source is invalid, the group is not
+                joined, its membership is source-specific, or ``source`` is
+                not blocked.
+            JoinError: The kernel refused.
+        """
+        await trio.lowlevel.checkpoint()
+        address = validate_group(group)
+        sender = validate_source(source, self._family)
+        current = self._memberships.get(address)
+        self._memberships.change(address, unblock_steps(address, current, sender, value=group))
 
     def _close(self) -> None:
         """Drop every membership and close the socket; safe to call twice."""
@@ -461,7 +509,5 @@ class MulticastReceiver:
         self._closed = True
         # What is still queued can no longer be received: receive() raises.
         self._queue.clear()
-        memberships = dict(self._memberships)
-        self._memberships.clear()
-        close_joined(self._sock, self._family, memberships, self._joined.interface)
+        self._memberships.close()
         self._trio_socket.close()

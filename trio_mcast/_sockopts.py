@@ -95,10 +95,14 @@ class PlatformOptions:
         ipv6_multicast_all: ``IPV6_MULTICAST_ALL``.
         ip_add_source_membership: ``IP_ADD_SOURCE_MEMBERSHIP``.
         ip_drop_source_membership: ``IP_DROP_SOURCE_MEMBERSHIP``.
+        ip_block_source: ``IP_BLOCK_SOURCE``.
+        ip_unblock_source: ``IP_UNBLOCK_SOURCE``.
         mcast_join_group: ``MCAST_JOIN_GROUP``.
         mcast_leave_group: ``MCAST_LEAVE_GROUP``.
         mcast_join_source_group: ``MCAST_JOIN_SOURCE_GROUP``.
         mcast_leave_source_group: ``MCAST_LEAVE_SOURCE_GROUP``.
+        mcast_block_source: ``MCAST_BLOCK_SOURCE``.
+        mcast_unblock_source: ``MCAST_UNBLOCK_SOURCE``.
         ipv6_recvpktinfo: ``IPV6_RECVPKTINFO``, the option that turns the
             ancillary data on.
         ipv6_pktinfo: ``IPV6_PKTINFO``, the cmsg type the data arrives as.
@@ -125,10 +129,14 @@ class PlatformOptions:
     ipv6_multicast_all: int | None
     ip_add_source_membership: int | None
     ip_drop_source_membership: int | None
+    ip_block_source: int | None
+    ip_unblock_source: int | None
     mcast_join_group: int | None
     mcast_leave_group: int | None
     mcast_join_source_group: int | None
     mcast_leave_source_group: int | None
+    mcast_block_source: int | None
+    mcast_unblock_source: int | None
     ipv6_recvpktinfo: int | None
     ipv6_pktinfo: int | None
     so_rxq_ovfl: int | None
@@ -179,10 +187,14 @@ LINUX: Final = PlatformOptions(
     ipv6_multicast_all=29,
     ip_add_source_membership=39,
     ip_drop_source_membership=40,
+    ip_block_source=38,
+    ip_unblock_source=37,
     mcast_join_group=42,
     mcast_leave_group=45,
     mcast_join_source_group=46,
     mcast_leave_source_group=47,
+    mcast_block_source=43,
+    mcast_unblock_source=44,
     ipv6_recvpktinfo=49,
     ipv6_pktinfo=50,
     so_rxq_ovfl=40,
@@ -208,10 +220,14 @@ MACOS: Final = PlatformOptions(
     ipv6_multicast_all=None,
     ip_add_source_membership=70,
     ip_drop_source_membership=71,
+    ip_block_source=72,
+    ip_unblock_source=73,
     mcast_join_group=80,
     mcast_leave_group=81,
     mcast_join_source_group=82,
     mcast_leave_source_group=83,
+    mcast_block_source=84,
+    mcast_unblock_source=85,
     ipv6_recvpktinfo=61,
     ipv6_pktinfo=46,
     so_rxq_ovfl=None,
@@ -237,10 +253,14 @@ FREEBSD: Final = PlatformOptions(
     ipv6_multicast_all=None,
     ip_add_source_membership=70,
     ip_drop_source_membership=71,
+    ip_block_source=72,
+    ip_unblock_source=73,
     mcast_join_group=80,
     mcast_leave_group=81,
     mcast_join_source_group=82,
     mcast_leave_source_group=83,
+    mcast_block_source=84,
+    mcast_unblock_source=85,
     ipv6_recvpktinfo=36,
     ipv6_pktinfo=46,
     so_rxq_ovfl=None,
@@ -268,10 +288,14 @@ WINDOWS: Final = PlatformOptions(
     ipv6_multicast_all=None,
     ip_add_source_membership=15,
     ip_drop_source_membership=16,
+    ip_block_source=17,
+    ip_unblock_source=18,
     mcast_join_group=41,
     mcast_leave_group=42,
     mcast_join_source_group=45,
     mcast_leave_source_group=46,
+    mcast_block_source=43,
+    mcast_unblock_source=44,
     ipv6_recvpktinfo=19,
     ipv6_pktinfo=19,
     so_rxq_ovfl=None,
@@ -295,10 +319,14 @@ UNKNOWN: Final = PlatformOptions(
     ipv6_multicast_all=None,
     ip_add_source_membership=None,
     ip_drop_source_membership=None,
+    ip_block_source=None,
+    ip_unblock_source=None,
     mcast_join_group=None,
     mcast_leave_group=None,
     mcast_join_source_group=None,
     mcast_leave_source_group=None,
+    mcast_block_source=None,
+    mcast_unblock_source=None,
     ipv6_recvpktinfo=None,
     ipv6_pktinfo=None,
     so_rxq_ovfl=None,

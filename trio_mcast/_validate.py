@@ -49,6 +49,7 @@ __all__ = [
     "validate_max_datagram_size_or_default",
     "validate_port",
     "validate_positive_int",
+    "validate_source",
     "validate_ttl",
 ]
 
@@ -192,6 +193,8 @@ class JoinSpec:
             ``None``.
         sources: The sources of a source-specific membership, without
             duplicates and in order; empty for any-source multicast.
+        exclude: The senders an any-source membership excludes, without
+            duplicates and in order; empty unless ``sources`` is empty.
         isock: A caller-supplied socket to use, unchanged; it takes no part
             in equality, hashing or the repr.
     """
@@ -203,6 +206,7 @@ class JoinSpec:
     bind_group: IPAddress | None
     sources: tuple[IPAddress, ...]
     isock: SocketLike | None = field(default=None, compare=False, repr=False)
+    exclude: tuple[IPAddress, ...] = ()
 
     @property
     def group_strings(self) -> tuple[str, ...]:
@@ -223,6 +227,7 @@ def validate_join_args(
     isock: SocketLike | None = None,
     *,
     sources: AddressesLike | None = None,
+    exclude: AddressesLike | None = None,
     interface_parameter: str = "iface",
 ) -> JoinSpec:
     """Validate and normalise the arguments of a multicast join.
@@ -249,6 +254,9 @@ def validate_join_args(
         sources: ``None`` or an empty iterable for any-source multicast, else
             one unicast address or an iterable of them, of the groups' family
             and not unspecified or broadcast. Duplicates are dropped.
+        exclude: ``None`` or an empty iterable, else senders that an
+            any-source membership filters out (exclude mode), validated like
+            ``sources``; it cannot be combined with ``sources``.
         interface_parameter: How the caller spells ``iface`` in its own
             signature (``"interface"`` for the receiver), for error messages.
 
@@ -262,7 +270,8 @@ def validate_join_args(
             groups' family, or is ``None`` while a group is IPv6 link-scoped
             (ff02::/16, ff12::/16 ...) or interface-scoped, which only an
             interface can name.
-        InvalidSourceError: ``sources`` is invalid.
+        InvalidSourceError: ``sources`` or ``exclude`` is invalid, or both
+            are given.
         InvalidArgumentError: ``isock`` is not a socket.
         ConfigError: A default was needed and its environment variable is
             invalid.
@@ -284,6 +293,14 @@ def validate_join_args(
 
     valid_bind_group = _validate_bind_group(bind_group, family, group_tuple)
     source_tuple = _validate_sources(sources, family)
+    exclude_tuple = _validate_sources(exclude, family, parameter="exclude")
+    if source_tuple and exclude_tuple:
+        raise InvalidSourceError(
+            "sources and exclude cannot be used together: sources= joins for those senders"
+            " only (include mode), exclude= for every sender but those (exclude mode)",
+            parameter="exclude",
+            value=exclude,
+        )
     valid_isock = _validate_isock(isock)
     if valid_iface is None:
         _require_interface_for_scoped_groups(group_tuple, interface_parameter)
@@ -295,6 +312,7 @@ def validate_join_args(
         bind_group=valid_bind_group,
         sources=source_tuple,
         isock=valid_isock,
+        exclude=exclude_tuple,
     )
 
 
@@ -317,6 +335,36 @@ def validate_group(group: AddressLike, parameter: str = "group") -> IPAddress:
     """
     address = _parse_address(group, label=parameter, parameter=parameter, error=InvalidGroupError)
     _check_multicast(address, group, label=parameter, parameter=parameter)
+    return address
+
+
+def validate_source(
+    source: AddressLike, family: AddressFamily, parameter: str = "source"
+) -> IPAddress:
+    """Validate one sender address for a group of ``family``.
+
+    Args:
+        source: A unicast address of the family, as text or an address object.
+        family: :data:`socket.AF_INET` or :data:`socket.AF_INET6`.
+        parameter: The parameter name to report in errors.
+
+    Returns:
+        The source as a plain address object.
+
+    Raises:
+        InvalidSourceError: ``source`` is not one unicast address of the family.
+
+    Example:
+        >>> validate_source("10.0.0.7", AF_INET)
+        IPv4Address('10.0.0.7')
+    """
+    if not isinstance(source, (str, IPv4Address, IPv6Address)):
+        raise InvalidSourceError(
+            f"{parameter} must be one unicast address ({_ADDRESS_TYPES}), got {_show(source)}",
+            parameter=parameter,
+            value=source,
+        )
+    (address,) = _validate_sources(source, _check_family(family), parameter=parameter)
     return address
 
 
@@ -599,14 +647,16 @@ def _validate_bind_group(
     return address
 
 
-def _validate_sources(sources: object, family: AddressFamily) -> tuple[IPAddress, ...]:
+def _validate_sources(
+    sources: object, family: AddressFamily, *, parameter: str = "sources"
+) -> tuple[IPAddress, ...]:
     if sources is None:
         return ()
     version = 4 if family == AF_INET else 6
     seen: dict[IPAddress, None] = {}
-    for item in _iterate(sources, parameter="sources", noun="unicast", error=InvalidSourceError):
+    for item in _iterate(sources, parameter=parameter, noun="unicast", error=InvalidSourceError):
         address = _parse_address(
-            item, label="source", parameter="sources", error=InvalidSourceError
+            item, label="source", parameter=parameter, error=InvalidSourceError
         )
         problem: str | None = None
         if _is_multicast(address):
@@ -624,7 +674,7 @@ def _validate_sources(sources: object, family: AddressFamily) -> tuple[IPAddress
             )
         if problem is not None:
             raise InvalidSourceError(
-                f"source {_show(item)} {problem}", parameter="sources", value=item
+                f"source {_show(item)} {problem}", parameter=parameter, value=item
             )
         seen.setdefault(address)
     return tuple(seen)
