@@ -270,6 +270,10 @@ class Host:
     def ipv6(self) -> str:
         return str(self.prefix6[self.number])
 
+    def address(self, family: socket.AddressFamily) -> str:
+        """The host's address of ``family`` on the LAN."""
+        return self.ipv4 if family == socket.AF_INET else self.ipv6
+
     @property
     def ifindex(self) -> int:
         """The index of the LAN interface inside the host's namespace."""
@@ -330,6 +334,10 @@ class Lan:
     @property
     def ipv6(self) -> str:
         return str(self.prefix6[SWITCH_HOST_NUMBER])
+
+    def address(self, family: socket.AddressFamily) -> str:
+        """The test process's address of ``family`` on the LAN."""
+        return self.ipv4 if family == socket.AF_INET else self.ipv6
 
     def close(self) -> None:
         # Delete our veth ends first: that removes both ends at once, whereas

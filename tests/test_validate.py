@@ -1676,3 +1676,54 @@ def test_a_string_of_digits_out_of_range_is_not_an_index(text: str) -> None:
         InvalidInterfaceError, match=r"^iface .* is not a valid interface (index|name)"
     ):
         validate_interface(text, socket.AF_INET)
+
+
+def test_sources_and_exclude_together_are_refused_naming_both() -> None:
+    with pytest.raises(
+        InvalidSourceError,
+        match=exact(
+            "sources and exclude cannot be used together: sources= joins for those senders"
+            " only (include mode), exclude= for every sender but those (exclude mode)"
+        ),
+    ) as info:
+        validate_join_args("232.1.1.1", 5000, sources=["10.0.0.1"], exclude=["10.0.0.2"])
+    assert info.value.parameter == "exclude"
+
+
+def test_exclude_is_validated_and_normalised_like_sources() -> None:
+    spec = validate_join_args("239.1.1.1", 5000, exclude=["10.0.0.2", "10.0.0.2", "10.0.0.1"])
+    assert spec.exclude == (IPv4Address("10.0.0.2"), IPv4Address("10.0.0.1"))
+    assert spec.sources == ()
+    with pytest.raises(
+        InvalidSourceError,
+        match=exact("source '239.1.1.2' is a multicast address: sources must be unicast"),
+    ) as info:
+        validate_join_args("239.1.1.1", 5000, exclude=["239.1.1.2"])
+    assert info.value.parameter == "exclude"
+
+
+EXCLUDE_LISTS: Final = st.lists(
+    st.one_of(V4_SOURCES, V6_SOURCES, st.sampled_from(["239.1.1.1", "0.0.0.0", "bad", ""])),
+    max_size=4,
+)
+
+
+@given(st.sampled_from(["239.1.1.1", "ff15::1"]), EXCLUDE_LISTS)
+@settings(max_examples=FUZZ_EXAMPLES)
+def test_exclude_accepts_and_refuses_exactly_what_sources_does(
+    group: str, addresses: list[object]
+) -> None:
+    def outcome(keyword: str) -> object:
+        try:
+            spec = validate_join_args(group, 5000, **{keyword: addresses})  # type: ignore[arg-type]  # arbitrary input on purpose
+        except InvalidSourceError as error:
+            return (type(error), str(error), error.parameter)
+        return spec.sources if keyword == "sources" else spec.exclude
+
+    as_sources, as_exclude = outcome("sources"), outcome("exclude")
+    if isinstance(as_sources, tuple) and as_sources and isinstance(as_sources[0], type):
+        assert isinstance(as_exclude, tuple)
+        assert as_exclude[:2] == as_sources[:2]
+        assert (as_sources[2], as_exclude[2]) == ("sources", "exclude")
+    else:
+        assert as_exclude == as_sources

@@ -49,10 +49,6 @@ GROUPS: Final = pytest.mark.parametrize(
 ENFORCERS: Final = pytest.mark.parametrize("enforcer", ["kernel", "receiver"])
 
 
-def address(host: netns.Host, family: socket.AddressFamily) -> str:
-    return host.ipv4 if family == socket.AF_INET else host.ipv6
-
-
 def _use(enforcer: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if enforcer == "receiver":
         monkeypatch.setattr(_join, "bind_to_interface", lambda sock, ifindex: False)
@@ -86,7 +82,7 @@ async def test_a_receiver_hears_its_group_only_from_its_own_interface(
             for number in range(COUNT):
                 from_b.sendto(b"B %d" % number, (group, PORT))
             witnessed = await receive_n(other, COUNT)
-            assert {d.source[0] for d in witnessed} == {address(host_b, family)}
+            assert {d.source[0] for d in witnessed} == {host_b.address(family)}
 
             from_a.sendto(MARKER, (group, PORT))
             received = await receive_until(ours, MARKER)
@@ -94,7 +90,7 @@ async def test_a_receiver_hears_its_group_only_from_its_own_interface(
                 ours.receive_nowait()
             statistics = ours.statistics()
 
-    assert [(d.payload, d.source[0]) for d in received] == [(MARKER, address(host_a, family))]
+    assert [(d.payload, d.source[0]) for d in received] == [(MARKER, host_a.address(family))]
     assert statistics.datagrams == 1
     # Where the kernel binds the socket, B's datagrams never reach it; where
     # the receiver checks, they do, and each is counted as filtered. (Binding
@@ -123,7 +119,7 @@ async def test_an_any_source_receiver_does_not_hear_a_source_specific_join_on_an
     with host_a.sender(family) as from_a, host_b.sender(family) as from_b:
         async with (
             trio_mcast.open_multicast_receiver(
-                group, PORT, interface=lan_1.bridge, sources=[address(host_a, family)]
+                group, PORT, interface=lan_1.bridge, sources=[host_a.address(family)]
             ) as source_specific,
             trio_mcast.open_multicast_receiver(group, PORT, interface=lan_2.bridge) as anyone,
         ):
@@ -134,4 +130,4 @@ async def test_an_any_source_receiver_does_not_hear_a_source_specific_join_on_an
             from_b.sendto(MARKER, (group, PORT))
             received = await receive_until(anyone, MARKER)
 
-    assert [(d.payload, d.source[0]) for d in received] == [(MARKER, address(host_b, family))]
+    assert [(d.payload, d.source[0]) for d in received] == [(MARKER, host_b.address(family))]

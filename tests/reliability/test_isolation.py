@@ -52,10 +52,6 @@ FAMILIES: Final = pytest.mark.parametrize(
 )
 
 
-def address(host: netns.Host | netns.Lan, family: socket.AddressFamily) -> str:
-    return host.ipv4 if family == socket.AF_INET else host.ipv6
-
-
 def unicast_observer(family: socket.AddressFamily, local: str) -> socket.socket:
     """A socket bound to ``local``:PORT, sharing the port, to witness unicast."""
     sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -93,7 +89,7 @@ async def test_receiver_hears_only_its_source_on_its_group(
     lan = make_lan(2, names=("a", "b"))
     host_a, host_b = lan.hosts
     group, other_group, _ = GROUPS[family]
-    here = address(lan, family)
+    here = lan.address(family)
     # With a wildcard-bound receiver the kernel offers it unicast to the port
     # and the receiver must discard it (counted as filtered); a group-bound
     # receiver is never offered unicast, so an observer witnesses it instead.
@@ -108,7 +104,7 @@ async def test_receiver_hears_only_its_source_on_its_group(
             group,
             PORT,
             interface=lan.bridge,
-            sources=[address(host_a, family)],
+            sources=[host_a.address(family)],
             bind_to_group=bind_to_group,
         ) as receiver:
             for number in range(ROUNDS):
@@ -135,7 +131,7 @@ async def test_receiver_hears_only_its_source_on_its_group(
             statistics = receiver.statistics()
 
     assert [d.payload for d in received] == [a_payload(n) for n in range(ROUNDS)] + [MARKER]
-    assert {(d.source[0], d.group) for d in received} == {(address(host_a, family), group)}
+    assert {(d.source[0], d.group) for d in received} == {(host_a.address(family), group)}
     assert statistics.datagrams == ROUNDS + 1
     assert statistics.filtered == (2 * ROUNDS if wildcard else 0)
     assert (statistics.queue_drops, statistics.kernel_drops) == (0, 0)
@@ -164,7 +160,7 @@ async def test_receivers_sharing_a_port_each_get_exactly_their_own_datagrams(
         ]
         async with (
             trio_mcast.open_multicast_receiver(
-                group, PORT, interface=lan.bridge, sources=[address(host_a, family)]
+                group, PORT, interface=lan.bridge, sources=[host_a.address(family)]
             ) as only_a,
             trio_mcast.open_multicast_receiver(group, PORT, interface=lan.bridge) as anyone,
             trio_mcast.open_multicast_receiver(
@@ -217,7 +213,7 @@ async def test_cli_recv_in_a_host_prints_only_its_source(
     lan = make_lan(3, names=("a", "b", "r"))
     host_a, host_b, host_r = lan.hosts
     group, other_group, _ = GROUPS[family]
-    r_address = address(host_r, family)
+    r_address = host_r.address(family)
     argv = cli_argv(
         "recv",
         group,
@@ -226,7 +222,7 @@ async def test_cli_recv_in_a_host_prints_only_its_source(
         "--interface",
         host_r.interface,
         "--source",
-        address(host_a, family),
+        host_a.address(family),
         "--count",
         str(ROUNDS),
         "--format",
@@ -266,5 +262,5 @@ async def test_cli_recv_in_a_host_prints_only_its_source(
         a_payload(n).decode() for n in range(ROUNDS)
     ]
     assert {(record["source"], record["group"]) for record in records} == {
-        (address(host_a, family), group)
+        (host_a.address(family), group)
     }
