@@ -121,7 +121,8 @@ class MulticastReceiver:
         self._closed = False
 
     def __repr__(self) -> str:
-        sources = f" sources={list(self.sources)}" if self.sources else ""
+        admitted = self.sources
+        sources = f" sources={list(admitted)}" if admitted else ""
         return (
             f"<MulticastReceiver groups={list(self.groups)} port={self.port}"
             f" interface={self.interface!r} interface_index={self.interface_index!r}{sources}>"
