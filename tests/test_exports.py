@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import inspect
 import pydoc
@@ -164,3 +165,18 @@ def test_the_distribution_declares_its_licence_urls_and_author() -> None:
     repository_copy = Path(__file__).resolve().parents[1] / "LICENSE"
     if repository_copy.is_file():
         assert text == repository_copy.read_text()
+
+
+def test_the_library_never_imports_the_command_line() -> None:
+    """Only ``__main__`` and the lazy ``main()`` reach into ``trio_mcast._cli``."""
+    package = Path(trio_mcast.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("_cli"):
+                # The one allowed use: inside trio_mcast.main(), at call time.
+                assert path.name == "__init__.py", path
+                assert node.col_offset > 0, "imported at module level"
+    assert (package / "_cli" / "__init__.py").is_file()

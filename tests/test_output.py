@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_mcast._datagram import Datagram
-from trio_mcast._output import (
+from trio_mcast._cli._output import (
     FORMATS,
     ReceiveSummary,
     SendSummary,
@@ -29,6 +28,7 @@ from trio_mcast._output import (
     format_text,
     hexdump,
 )
+from trio_mcast._datagram import Datagram
 from trio_mcast._queue import escape_payload
 from trio_mcast._sequence import (
     HEADER_SIZE,

@@ -19,8 +19,8 @@ from typing import IO, TYPE_CHECKING
 
 import trio
 
-from ._cli_args import PROG
-from ._cli_exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
+from ._args import PROG
+from ._exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup

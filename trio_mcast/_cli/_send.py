@@ -1,6 +1,6 @@
 """``trio-mcast send``: send a message, or standard input, to a group.
 
-:func:`send_datagram` is also how the demo (:mod:`trio_mcast._cli_demo`)
+:func:`send_datagram` is also how the demo (:mod:`trio_mcast._cli._demo`)
 sends, so that both report a refused send the same way.
 """
 
@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from ._cli_options import DEFAULT_CHUNK_SIZE
-from ._cli_run import Session, note, run_session
-from ._errors import join_error_from_oserror
+from .._errors import join_error_from_oserror
+from .._sender import open_multicast_sender
+from .._sequence import HEADER_SIZE, new_stream_id, pack_header
+from ._options import DEFAULT_CHUNK_SIZE
 from ._output import SendSummary, format_endpoint, format_send_summary
-from ._sender import open_multicast_sender
-from ._sequence import HEADER_SIZE, new_stream_id, pack_header
+from ._run import Session, note, run_session
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from ._cli_options import SendOptions
-    from ._validate import Interface
+    from .._validate import Interface
+    from ._options import SendOptions
 
 __all__ = ["run_send", "send_datagram"]
 

@@ -33,14 +33,14 @@ import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from ._queue import escape_payload
-from ._sequence import HEADER_SIZE
+from .._queue import escape_payload
+from .._sequence import HEADER_SIZE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ._datagram import Datagram
-    from ._sequence import SequenceHeader, StreamReport
+    from .._datagram import Datagram
+    from .._sequence import SequenceHeader, StreamReport
 
 __all__ = [
     "FORMATS",

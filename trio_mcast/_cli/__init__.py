@@ -10,9 +10,10 @@ Every user error prints exactly one line, ``trio-mcast: error: MESSAGE``
 comes with a hint), and never a traceback.
 
 This module maps failures to exit codes and dispatches; the rest lives in
-``_cli_args`` (the parser and help texts), ``_cli_options`` (checking what
-was parsed), ``_cli_run`` (output, signals, ``trio.run``), ``_cli_recv``,
-``_cli_send`` and ``_cli_demo`` (the commands) and ``_cli_exits`` (the
+``_args`` (the parser and help texts), ``_options`` (checking what
+was parsed), ``_run`` (output, signals, ``trio.run``), ``_recv``,
+``_send`` and ``_demo`` (the commands), ``_output`` (the pure formatters)
+and ``_exits`` (the
 codes below).
 
 Exit codes:
@@ -36,9 +37,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from ._cli_args import PROG, build_parser, parse
-from ._cli_demo import run_demo
-from ._cli_exits import (
+from .._errors import ConfigError, InterfaceNotFoundError, JoinError, MulticastError
+from ._args import PROG, build_parser, parse
+from ._demo import run_demo
+from ._exits import (
     EXIT_CODES,
     EXIT_CONFIG,
     EXIT_INTERRUPTED,
@@ -49,7 +51,7 @@ from ._cli_exits import (
     EXIT_USAGE,
     UsageError,
 )
-from ._cli_options import (
+from ._options import (
     DEMO_COUNT,
     DEMO_GROUP,
     DemoOptions,
@@ -58,10 +60,9 @@ from ._cli_options import (
     recv_options,
     send_options,
 )
-from ._cli_recv import run_recv
-from ._cli_run import note, uncancelled_leaves
-from ._cli_send import run_send
-from ._errors import ConfigError, InterfaceNotFoundError, JoinError, MulticastError
+from ._recv import run_recv
+from ._run import note, uncancelled_leaves
+from ._send import run_send
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -1,6 +1,6 @@
 """``trio-mcast demo``: send datagrams to ourselves over loopback and show them.
 
-The demo is ``recv`` (:mod:`trio_mcast._cli_recv`) with a sender running
+The demo is ``recv`` (:mod:`trio_mcast._cli._recv`) with a sender running
 alongside, on the loopback interface with TTL 0, so it needs no root and
 nothing leaves the host.
 """
@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from ._cli_options import DEMO_GROUP, RecvOptions
-from ._cli_recv import ReceiveSession, receive
-from ._cli_run import note, run_session
-from ._cli_send import send_datagram
-from ._config import MAX_DATAGRAM_SIZE
+from .._config import MAX_DATAGRAM_SIZE
+from .._sender import open_multicast_sender
+from .._sequence import new_stream_id, pack_header
+from .._validate import Interface
+from ._options import DEMO_GROUP, RecvOptions
 from ._output import format_endpoint
-from ._sender import open_multicast_sender
-from ._sequence import new_stream_id, pack_header
-from ._validate import Interface
+from ._recv import ReceiveSession, receive
+from ._run import note, run_session
+from ._send import send_datagram
 
 if TYPE_CHECKING:
-    from ._cli_options import DemoOptions
+    from ._options import DemoOptions
 
 __all__ = ["run_demo"]
 

@@ -1,6 +1,6 @@
 """The validated options of each command, and how parsed arguments become them.
 
-:mod:`trio_mcast._cli_args` parses the command line into an
+:mod:`trio_mcast._cli._args` parses the command line into an
 :class:`argparse.Namespace`; :func:`recv_options` and :func:`send_options`
 check it, fill in the ``MULTICAST_*`` defaults and return the frozen options
 the runs use. ``demo`` has no options to check.
@@ -13,11 +13,10 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from ._cli_exits import UsageError
-from ._config import default_group, default_port, default_ttl
-from ._errors import InvalidArgumentError
-from ._sequence import HEADER_SIZE
-from ._validate import (
+from .._config import default_group, default_port, default_ttl
+from .._errors import InvalidArgumentError
+from .._sequence import HEADER_SIZE
+from .._validate import (
     max_udp_payload,
     validate_group,
     validate_interface,
@@ -27,11 +26,12 @@ from ._validate import (
     validate_positive_int,
     validate_ttl,
 )
+from ._exits import UsageError
 
 if TYPE_CHECKING:
     import argparse
 
-    from ._validate import Interface
+    from .._validate import Interface
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -66,7 +66,7 @@ class RecvOptions:
         count: Stop after this many datagrams, or ``None``.
         duration: Stop after this many seconds, or ``None``.
         idle_timeout: Stop when nothing arrives for this many seconds.
-        output_format: One of :data:`~trio_mcast._output.FORMATS`.
+        output_format: One of :data:`~trio_mcast._cli._output.FORMATS`.
         max_size: Longer datagrams are truncated to this many bytes.
         metadata: Ask for and show the interface and kernel timestamp.
         stats: Print a rate line every second, and the summary.
@@ -164,7 +164,7 @@ def recv_options(args: argparse.Namespace) -> RecvOptions:
     """Validate the parsed arguments of ``recv``.
 
     Args:
-        args: What :func:`trio_mcast._cli_args.parse` returned for ``recv``.
+        args: What :func:`trio_mcast._cli._args.parse` returned for ``recv``.
 
     Returns:
         The options, with the ``MULTICAST_*`` defaults filled in.
@@ -271,7 +271,7 @@ def send_options(args: argparse.Namespace) -> SendOptions:
     """Validate the parsed arguments of ``send``.
 
     Args:
-        args: What :func:`trio_mcast._cli_args.parse` returned for ``send``.
+        args: What :func:`trio_mcast._cli._args.parse` returned for ``send``.
 
     Returns:
         The options, with the ``MULTICAST_*`` defaults filled in.

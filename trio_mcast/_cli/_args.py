@@ -1,9 +1,9 @@
 """The ``trio-mcast`` argument parser: its options, help texts and epilogs.
 
 :func:`build_parser` builds the parser and :func:`parse` runs it; the
-result still needs checking, by :func:`trio_mcast._cli_options.recv_options`
-or :func:`~trio_mcast._cli_options.send_options`. Parse errors raise
-:class:`~trio_mcast._cli_exits.UsageError` instead of exiting, so that
+result still needs checking, by :func:`trio_mcast._cli._options.recv_options`
+or :func:`~trio_mcast._cli._options.send_options`. Parse errors raise
+:class:`~trio_mcast._cli._exits.UsageError` instead of exiting, so that
 :func:`trio_mcast._cli.main` reports them like every other error.
 """
 
@@ -13,10 +13,10 @@ import argparse
 import math
 from typing import TYPE_CHECKING, Final, NoReturn
 
-from ._cli_exits import UsageError
-from ._cli_options import DEFAULT_CHUNK_SIZE, DEMO_COUNT, DEMO_GROUP, DEMO_TIMEOUT
-from ._config import parse_decimal
-from ._errors import describe
+from .._config import parse_decimal
+from .._errors import describe
+from ._exits import UsageError
+from ._options import DEFAULT_CHUNK_SIZE, DEMO_COUNT, DEMO_GROUP, DEMO_TIMEOUT
 from ._output import FORMATS
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def _interface(text: str) -> str | int:
 
 def _version() -> str:
     # Imported here: the package's __init__ may import this module.
-    from . import __version__
+    from .. import __version__
 
     return f"{PROG} {__version__}"
 

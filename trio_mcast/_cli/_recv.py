@@ -1,6 +1,6 @@
 """``trio-mcast recv``: join, print every datagram that arrives, summarize.
 
-The demo (:mod:`trio_mcast._cli_demo`) receives through the same
+The demo (:mod:`trio_mcast._cli._demo`) receives through the same
 :class:`ReceiveSession` and :func:`receive`, with its sender alongside.
 """
 
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from ._cli_exits import EXIT_NOTHING_RECEIVED, EXIT_OK
-from ._cli_run import Output, Session, note, run_session, silence_stdout
-from ._open_receiver import open_multicast_receiver
+from .._open_receiver import open_multicast_receiver
+from .._sequence import SequenceTracker
+from ._exits import EXIT_NOTHING_RECEIVED, EXIT_OK
 from ._output import (
     ReceiveSummary,
     format_datagram,
@@ -23,14 +23,14 @@ from ._output import (
     format_rate,
     format_receive_summary,
 )
-from ._sequence import SequenceTracker
+from ._run import Output, Session, note, run_session, silence_stdout
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from ._cli_options import RecvOptions
-    from ._datagram import Datagram, ReceiverStatistics
-    from ._receiver import MulticastReceiver
+    from .._datagram import Datagram, ReceiverStatistics
+    from .._receiver import MulticastReceiver
+    from ._options import RecvOptions
 
 __all__ = ["ReceiveSession", "receive", "run_recv"]
 
