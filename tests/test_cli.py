@@ -568,7 +568,7 @@ def test_recv_help_documents_every_exit_code(capsys: pytest.CaptureFixture[str])
 
 
 def test_exit_codes_are_the_documented_set() -> None:
-    assert {0, 1, 2, 3, 4, 130, 143} == EXIT_CODES
+    assert {0, 1, 2, 3, 4, 5, 130, 143} == EXIT_CODES
     assert (EXIT_INTERRUPTED, EXIT_TERMINATED) == (130, 143)
     doc = _cli.__doc__
     assert doc is not None

@@ -253,6 +253,11 @@ async def test_closed_stdout_ends_recv_quietly(loopback_sender: socket.socket) -
     assert_clean(err)
     assert "BrokenPipe" not in "\n".join(err)
     assert any(line.endswith("stopped: output closed") for line in err), err
+    # The summary says how many datagrams were received, and how many written.
+    assert any(
+        re.fullmatch(r"trio-mcast: output: \d+ written, [1-9]\d* not written .*", line)
+        for line in err
+    ), err
 
 
 @pytest.mark.parametrize(

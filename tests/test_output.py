@@ -173,8 +173,8 @@ def test_format_datagram_writes_each_format(
     item: Datagram, output_format: str, metadata: bool
 ) -> None:
     output = format_datagram(output_format, item, received=RECEIVED, metadata=metadata)
-    if output_format == "raw":
-        assert output == item.payload
+    if output_format in ("raw", "none"):
+        assert output == (item.payload if output_format == "raw" else b"")
         return
     text = output.decode("utf-8")
     assert text.endswith("\n")
@@ -211,8 +211,8 @@ def test_empty_and_maximum_size_payloads(name: str, output_format: str) -> None:
     payload = BIG_PAYLOADS[name]
     item = datagram(payload, truncated=name != "empty")
     output = format_datagram(output_format, item, received=RECEIVED)
-    if output_format == "raw":
-        assert output == payload
+    if output_format in ("raw", "none"):
+        assert output == (payload if output_format == "raw" else b"")
         return
     text = output.decode("utf-8")
     assert text.endswith("\n")
@@ -269,7 +269,7 @@ def test_hex_example() -> None:
 
 def test_unknown_format_is_rejected() -> None:
     with pytest.raises(
-        ValueError, match=r"^output format must be one of text, jsonl, raw, hex, got 'xml'$"
+        ValueError, match=r"^output format must be one of text, jsonl, raw, hex, none, got 'xml'$"
     ):
         format_datagram("xml", datagram(b""), received=0.0)
 

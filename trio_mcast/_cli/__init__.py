@@ -26,8 +26,11 @@ code  meaning
 1     ``recv``: nothing arrived before ``--duration`` or ``--idle-timeout``.
 2     Usage error: unknown option, malformed or out-of-range value, a
       unicast group, groups of both families, a source of the wrong family.
-3     Network or OS failure: unknown interface, join, bind or send refused.
+3     Network or OS failure: unknown interface, join, bind or send refused,
+      or standard output failing (a full disk).
 4     Configuration error: an invalid ``MULTICAST_*`` environment variable.
+5     ``recv``: datagrams arrived, then none for ``--idle-timeout``: the
+      stream stopped (so ``Restart=on-failure`` can restart the receiver).
 130   Interrupted by Ctrl-C (SIGINT); the summary is still printed.
 143   Terminated by SIGTERM (128 + 15); the summary is still printed.
 ====  =====================================================================
@@ -47,6 +50,7 @@ from ._exits import (
     EXIT_NETWORK,
     EXIT_NOTHING_RECEIVED,
     EXIT_OK,
+    EXIT_STREAM_STOPPED,
     EXIT_TERMINATED,
     EXIT_USAGE,
     UsageError,
@@ -77,6 +81,7 @@ __all__ = [
     "EXIT_NETWORK",
     "EXIT_NOTHING_RECEIVED",
     "EXIT_OK",
+    "EXIT_STREAM_STOPPED",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
     "PROG",

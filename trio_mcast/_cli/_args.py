@@ -41,8 +41,10 @@ exit codes:
   0    at least one datagram received, or --count reached
   1    nothing arrived before --duration or --idle-timeout
   2    usage error (bad option or value, unicast group, bad port ...)
-  3    network or OS failure (unknown interface, join or bind refused)
+  3    network or OS failure (unknown interface, join or bind refused,
+       standard output failing)
   4    invalid MULTICAST_* environment variable
+  5    datagrams arrived, then none for --idle-timeout: the stream stopped
   130  interrupted by Ctrl-C; 143 terminated by SIGTERM (summary printed)
 """
 

@@ -17,6 +17,7 @@ __all__ = [
     "EXIT_NETWORK",
     "EXIT_NOTHING_RECEIVED",
     "EXIT_OK",
+    "EXIT_STREAM_STOPPED",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
     "UsageError",
@@ -27,6 +28,7 @@ EXIT_NOTHING_RECEIVED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_NETWORK: Final = 3
 EXIT_CONFIG: Final = 4
+EXIT_STREAM_STOPPED: Final = 5
 EXIT_INTERRUPTED: Final = 128 + signal.SIGINT
 EXIT_TERMINATED: Final = 128 + signal.SIGTERM
 #: Every exit code :func:`~trio_mcast._cli.main` can return.
@@ -37,6 +39,7 @@ EXIT_CODES: Final = frozenset(
         EXIT_USAGE,
         EXIT_NETWORK,
         EXIT_CONFIG,
+        EXIT_STREAM_STOPPED,
         EXIT_INTERRUPTED,
         EXIT_TERMINATED,
     }

@@ -18,6 +18,8 @@ formats are:
 ``hex``
     A header line like the ``text`` line without the payload, then a
     ``hexdump -C`` style dump: offset, 16 hex bytes, printable ASCII column.
+``none``
+    Nothing per datagram: only the ``--stats`` lines and the summary.
 
 With a sequence header (``recv --sequence``), ``text`` and ``jsonl`` add the
 sequence number and stream id and show only the payload after the header;
@@ -62,7 +64,7 @@ __all__ = [
 ]
 
 #: The datagram output formats, the first being the default.
-FORMATS: Final = ("text", "jsonl", "raw", "hex")
+FORMATS: Final = ("text", "jsonl", "raw", "hex", "none")
 HEX_BYTES_PER_LINE: Final = 16
 _BIT_UNITS: Final = ("bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s")
 # Printable ASCII for the hexdump column; everything else shows as a dot.
@@ -73,9 +75,9 @@ class ReceiveSummary(NamedTuple):
     """What ``recv`` reports at exit.
 
     Attributes:
-        datagrams: Datagrams handled (printed).
+        datagrams: Datagrams handled.
         bytes: Their payload bytes.
-        senders: Distinct source endpoints seen.
+        senders: Distinct source addresses seen.
         elapsed: Seconds from joining to stopping.
         stop_reason: Why it stopped ("count reached", "interrupted" ...).
         kernel_drops: Datagrams the kernel dropped, or ``None`` if unknown.
@@ -85,6 +87,11 @@ class ReceiveSummary(NamedTuple):
         streams: Per-stream sequence reports.
         unsequenced: Datagrams without a sequence header, or ``None`` when
             sequence tracking is off.
+        source_ports: Distinct source (address, port) pairs seen.
+        written: Datagrams whose output was written, or ``None`` with
+            ``--format none``.
+        unwritten: Datagrams whose output was dropped (standard output too
+            slow, closed or failing), or ``None`` with ``--format none``.
     """
 
     datagrams: int
@@ -98,6 +105,9 @@ class ReceiveSummary(NamedTuple):
     filtered: int
     streams: tuple[StreamReport, ...] = ()
     unsequenced: int | None = None
+    source_ports: int | None = None
+    written: int | None = None
+    unwritten: int | None = None
 
 
 class SendSummary(NamedTuple):
@@ -278,6 +288,8 @@ def format_datagram(
         text = format_hex(datagram, header=header, metadata=metadata)
     elif output_format == "raw":
         return datagram.payload
+    elif output_format == "none":
+        return b""
     else:
         raise ValueError(
             f"output format must be one of {', '.join(FORMATS)}, got {output_format!r}"
@@ -360,13 +372,24 @@ def format_stream(report: StreamReport) -> str:
 
 def format_receive_summary(summary: ReceiveSummary) -> list[str]:
     """The lines ``recv`` prints at exit, without newlines or prefix."""
+    ports = summary.source_ports
+    from_ports = (
+        f" ({_plural(ports, 'source port')})"
+        if ports is not None and ports != summary.senders
+        else ""
+    )
     lines = [
         f"received {_plural(summary.datagrams, 'datagram')} ({_plural(summary.bytes, 'byte')})"
-        f" from {_plural(summary.senders, 'sender')} in {summary.elapsed:.2f} s;"
+        f" from {_plural(summary.senders, 'sender')}{from_ports} in {summary.elapsed:.2f} s;"
         f" stopped: {summary.stop_reason}",
         f"kernel drops {_or_na(summary.kernel_drops)}, queue drops {summary.queue_drops},"
         f" truncated {summary.truncated}, filtered {summary.filtered}",
     ]
+    if summary.unwritten:
+        lines.append(
+            f"output: {summary.written} written, {summary.unwritten} not written (standard"
+            " output too slow, closed or failing)"
+        )
     if summary.unsequenced is not None:
         streams = summary.streams
         lines.extend(format_stream(report) for report in streams)

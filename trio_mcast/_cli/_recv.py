@@ -6,6 +6,7 @@ The demo (:mod:`trio_mcast._cli._demo`) receives through the same
 
 from __future__ import annotations
 
+import errno
 import math
 import sys
 import time
@@ -15,7 +16,7 @@ import trio
 
 from .._open_receiver import open_multicast_receiver
 from .._sequence import SequenceTracker
-from ._exits import EXIT_NOTHING_RECEIVED, EXIT_OK
+from ._exits import EXIT_NETWORK, EXIT_NOTHING_RECEIVED, EXIT_OK, EXIT_STREAM_STOPPED
 from ._output import (
     ReceiveSummary,
     format_datagram,
@@ -23,10 +24,11 @@ from ._output import (
     format_rate,
     format_receive_summary,
 )
-from ._run import Output, Session, note, run_session, silence_stdout
+from ._run import Session, note, run_session, silence_stdout
+from ._writer import open_writer
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from .._datagram import Datagram, ReceiverStatistics
     from .._receiver import MulticastReceiver
@@ -35,6 +37,14 @@ if TYPE_CHECKING:
 __all__ = ["ReceiveSession", "receive", "run_recv"]
 
 _STATS_PERIOD: Final = 1.0
+#: The most datagrams formatted and written together.
+_BATCH: Final = 256
+_IDLE: Final = "idle timeout"
+_DURATION: Final = "duration elapsed"
+#: After --duration, how long output may take to drain before it is given up.
+_DURATION_FLUSH: Final = 0.5
+#: At the end, output that makes no progress for this long is given up.
+_FLUSH_STALL: Final = 1.0
 
 
 class ReceiveSession(Session):
@@ -43,10 +53,11 @@ class ReceiveSession(Session):
     def __init__(self, options: RecvOptions) -> None:
         super().__init__(stop_reason="error")
         self.options = options
-        self.output = Output(sys.stdout)
+        self.writer = open_writer(sys.stdout) if options.output_format != "none" else None
         self.tracker = SequenceTracker() if options.sequence else None
         self.senders: set[tuple[str, int]] = set()
         self.final: ReceiverStatistics | None = None
+        self.output_error: OSError | None = None
 
     @property
     def verbose(self) -> bool:
@@ -65,42 +76,84 @@ class ReceiveSession(Session):
                 )
             )
 
-    def handle(self, datagram: Datagram) -> bool:
-        """Count, track and print one datagram; False once stdout is closed."""
+    def handle(self, batch: Sequence[Datagram]) -> bool:
+        """Count, track and print a batch of datagrams; False once output has failed."""
         options = self.options
         received_ns = time.time_ns()
-        self.datagrams += 1
-        self.bytes += len(datagram.payload)
-        self.senders.add(datagram.source)
-        header = None
-        if self.tracker is not None:
-            # The kernel's timestamp leaves our own queueing out of the latency.
-            arrival_ns = (
-                received_ns if datagram.timestamp is None else round(datagram.timestamp * 1e9)
-            )
-            header = self.tracker.observe(datagram.payload, datagram.source, arrival_ns)
-        data = format_datagram(
-            options.output_format,
-            datagram,
-            received=received_ns / 1e9,
-            header=header,
-            metadata=options.metadata,
-        )
-        try:
-            self.output.write(data)
-        except BrokenPipeError:
+        received = received_ns / 1e9
+        tracker = self.tracker
+        writer = self.writer
+        output_format = options.output_format
+        metadata = options.metadata
+        add_sender = self.senders.add
+        chunks: list[bytes] = []
+        for datagram in batch:
+            self.bytes += len(datagram.payload)
+            add_sender(datagram.source)
+            header = None
+            if tracker is not None:
+                # The kernel's timestamp leaves our own queueing out of the latency.
+                arrival_ns = (
+                    received_ns if datagram.timestamp is None else round(datagram.timestamp * 1e9)
+                )
+                header = tracker.observe(datagram.payload, datagram.source, arrival_ns)
+            if writer is not None:
+                chunks.append(
+                    format_datagram(
+                        output_format,
+                        datagram,
+                        received=received,
+                        header=header,
+                        metadata=metadata,
+                    )
+                )
+        self.datagrams += len(batch)
+        if writer is None:
+            return True
+        writer.write(b"".join(chunks), len(batch))
+        return not self._output_failed()
+
+    def _output_failed(self) -> bool:
+        writer = self.writer
+        if writer is None or writer.error is None:
+            return False
+        if isinstance(writer.error, BrokenPipeError) or writer.error.errno == errno.EPIPE:
+            # A reader that stops (| head) ends the run quietly, as for any tool.
             silence_stdout()
             self.stop_reason = "output closed"
-            return False
+        else:
+            self.output_error = writer.error
+            self.stop_reason = "output failed"
         return True
+
+    async def flush(self, *, limit: float | None) -> None:
+        """Let the writer finish, for at most ``limit`` seconds (or while it makes progress)."""
+        writer = self.writer
+        if writer is None:
+            return
+        with trio.move_on_after(math.inf if limit is None else limit):
+            while True:
+                before = writer.progress
+                done = await trio.to_thread.run_sync(
+                    writer.wait_flushed, _FLUSH_STALL, abandon_on_cancel=True
+                )
+                if done or writer.progress == before:
+                    break
+        self._output_failed()
 
     def summary(self) -> ReceiveSummary:
         final = self.final
         tracker = self.tracker
+        writer = self.writer
+        if writer is not None:
+            writer.abandon()
         return ReceiveSummary(
             datagrams=self.datagrams,
             bytes=self.bytes,
-            senders=len(self.senders),
+            senders=len({address for address, _ in self.senders}),
+            source_ports=len(self.senders),
+            written=None if writer is None else writer.written,
+            unwritten=None if writer is None else writer.unwritten,
             elapsed=self.elapsed(),
             stop_reason=self.stop_reason,
             kernel_drops=None if final is None else final.kernel_drops,
@@ -112,6 +165,12 @@ class ReceiveSession(Session):
         )
 
     def print_summary(self) -> None:
+        if self.output_error is not None:
+            error = self.output_error
+            note(
+                f"error: cannot write to standard output: {error.strerror or error}"
+                f" (errno {error.errno})"
+            )
         if self.started is None or not self.verbose:
             return
         for line in format_receive_summary(self.summary()):
@@ -121,7 +180,13 @@ class ReceiveSession(Session):
         interrupted = self.interrupted_code()
         if interrupted is not None:
             return interrupted
-        return EXIT_OK if self.datagrams else EXIT_NOTHING_RECEIVED
+        if self.output_error is not None:
+            return EXIT_NETWORK
+        if not self.datagrams:
+            return EXIT_NOTHING_RECEIVED
+        if self.stop_reason == _IDLE:
+            return EXIT_STREAM_STOPPED
+        return EXIT_OK
 
 
 async def _report_rates(session: ReceiveSession, receiver: MulticastReceiver) -> None:
@@ -150,23 +215,21 @@ async def _report_rates(session: ReceiveSession, receiver: MulticastReceiver) ->
 async def _receive_datagrams(session: ReceiveSession, receiver: MulticastReceiver) -> None:
     options = session.options
     count = options.count
-    idle = options.idle_timeout
+    idle = math.inf if options.idle_timeout is None else options.idle_timeout
     with trio.move_on_after(math.inf if options.duration is None else options.duration):
         while True:
-            if idle is None:
-                datagram = await receiver.receive()
-            else:
-                with trio.move_on_after(idle) as idle_scope:
-                    datagram = await receiver.receive()
-                if idle_scope.cancelled_caught:
-                    session.stop_reason = "idle timeout"
-                    return
-            if not session.handle(datagram):
+            wanted = _BATCH if count is None else min(_BATCH, count - session.datagrams)
+            with trio.move_on_after(idle) as idle_scope:
+                batch = await receiver.receive_batch(wanted)
+            if idle_scope.cancelled_caught:
+                session.stop_reason = _IDLE
+                return
+            if not session.handle(batch):
                 return
             if count is not None and session.datagrams >= count:
                 session.stop_reason = "count reached"
                 return
-    session.stop_reason = "duration elapsed"
+    session.stop_reason = _DURATION
 
 
 async def receive(
@@ -192,6 +255,11 @@ async def receive(
                     nursery.start_soon(companion)
                 await _receive_datagrams(session, receiver)
                 nursery.cancel_scope.cancel()
+            # A signal cancels this as well; --duration allows a moment; a
+            # stop by count or idleness waits while the reader keeps up.
+            await session.flush(
+                limit=_DURATION_FLUSH if session.stop_reason == _DURATION else None
+            )
         finally:
             session.stopped = time.monotonic()
             session.final = receiver.statistics()
