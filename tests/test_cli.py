@@ -316,6 +316,27 @@ BAD_INPUT: Final = [
         id="port-fullwidth-digits",
     ),
     pytest.param(
+        ["recv", "--queue-size", "0"],
+        {},
+        EXIT_USAGE,
+        r"queue-size must be an int in 1\.\.2147483647, got 0",
+        id="queue-size-0",
+    ),
+    pytest.param(
+        ["recv", "--receive-buffer", "2147483648"],
+        {},
+        EXIT_USAGE,
+        r"receive-buffer must be an int in 1\.\.2147483647, got 2147483648",
+        id="receive-buffer-huge",
+    ),
+    pytest.param(
+        ["recv", "--overflow", "drop-all"],
+        {},
+        EXIT_USAGE,
+        r"argument --overflow: invalid choice: 'drop-all' .*",
+        id="overflow-unknown",
+    ),
+    pytest.param(
         ["recv", "-p", "5_000"],
         {},
         EXIT_USAGE,
@@ -611,7 +632,8 @@ def test_recv_options_in_full(stubbed: list[Call]) -> None:
     argv = [
         "recv", "ff02::1:3", "-p", "5355", "-i", "2", "-s", "fd00::7", "-c", "10",
         "--duration", "2.5", "--idle-timeout", "0.5", "-f", "jsonl", "--max-size", "1500",
-        "--metadata", "--stats", "--sequence", "-q",
+        "--metadata", "--stats", "--sequence", "-q", "--receive-buffer", "4194304",
+        "--queue-size", "64", "--overflow", "drop-oldest",
     ]  # fmt: skip
     assert recv_options(argv, stubbed) == RecvOptions(
         groups=("ff02::1:3",),
@@ -627,6 +649,9 @@ def test_recv_options_in_full(stubbed: list[Call]) -> None:
         stats=True,
         sequence=True,
         quiet=True,
+        receive_buffer=4194304,
+        queue_size=64,
+        overflow="drop-oldest",
     )
 
 

@@ -121,3 +121,29 @@ async def test_senders_count_addresses_with_ports_as_detail(
     # --format none prints nothing per datagram, and the summary as always.
     assert output == []
     assert "received 3 datagrams (15 bytes) from 1 sender (3 source ports) in" in errors[0]
+
+
+async def test_the_effective_receive_buffer_is_reported_and_a_capped_one_warned(
+    loopback_sender: socket.socket,
+) -> None:
+    port = 40724
+    asked = 1 << 20
+    argv = cli_argv(
+        "recv", GROUP, "-p", str(port), "-i", "lo", "--count", "1", "-f", "none",
+        "--receive-buffer", str(asked), "--queue-size", "8", "--overflow", "drop-oldest",
+    )  # fmt: skip
+    with trio.fail_after(TIMEOUT):
+        async with running_cli(argv, env=ENV) as process:
+            await process.stderr.wait_for(LISTENING)
+            loopback_sender.sendto(b"one", (GROUP, port))
+            code, _, errors = await process.finish()
+    assert code == EXIT_OK, errors
+    (effective,) = (
+        int(line.rsplit("receive buffer ", 1)[1].split()[0])
+        for line in errors
+        if "receive buffer " in line and "kernel drops" in line
+    )
+    warned = any(line.startswith("trio-mcast: warning: asked for a ") for line in errors)
+    # As root the buffer is forced to the request (Linux reports twice it);
+    # elsewhere net.core.rmem_max caps it, and recv says so.
+    assert warned == (effective < 2 * asked), errors

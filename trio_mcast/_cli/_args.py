@@ -271,6 +271,27 @@ def build_parser() -> _ArgumentParser:
         help="any source but this one: the kernel filters it out and tells the routers;"
         " repeatable; not with --source",
     )
+    tuning = recv.add_argument_group("tuning")
+    tuning.add_argument(
+        "--receive-buffer",
+        type=_integer,
+        metavar="BYTES",
+        help="ask for this socket receive buffer (SO_RCVBUF; as root, beyond"
+        " net.core.rmem_max); the summary shows what took effect",
+    )
+    tuning.add_argument(
+        "--queue-size",
+        type=_integer,
+        metavar="N",
+        help="datagrams queued between the socket and the output (default 1024)",
+    )
+    tuning.add_argument(
+        "--overflow",
+        choices=("drop-newest", "drop-oldest"),
+        default="drop-newest",
+        help="when the queue is full: stop reading, so the kernel drops and counts"
+        " (drop-newest, the default), or keep reading and drop the oldest queued",
+    )
     stopping = recv.add_argument_group("stopping")
     stopping.add_argument(
         "-c", "--count", type=_integer, metavar="N", help="stop after N datagrams"

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Final
 
 from .._config import default_group, default_port, default_ttl
 from .._errors import InvalidArgumentError
+from .._receiver import DEFAULT_QUEUE_SIZE
 from .._sequence import HEADER_SIZE
 from .._validate import (
+    MAX_COUNT,
     max_udp_payload,
     validate_group,
     validate_interface,
@@ -31,6 +33,7 @@ from ._exits import UsageError
 if TYPE_CHECKING:
     import argparse
 
+    from .._open_receiver import Overflow
     from .._validate import Interface
 
 __all__ = [
@@ -72,6 +75,9 @@ class RecvOptions:
         stats: Print a rate line every second, and the summary.
         sequence: Parse sequence headers and report per stream.
         quiet: Print neither the listening line nor the summary.
+        receive_buffer: The ``SO_RCVBUF`` to ask for, or ``None``.
+        queue_size: The receiver's queue size.
+        overflow: The receiver's overflow policy.
     """
 
     groups: tuple[str, ...]
@@ -88,6 +94,9 @@ class RecvOptions:
     stats: bool = False
     sequence: bool = False
     quiet: bool = False
+    receive_buffer: int | None = None
+    queue_size: int = DEFAULT_QUEUE_SIZE
+    overflow: Overflow = "drop-newest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +214,17 @@ def recv_options(args: argparse.Namespace) -> RecvOptions:
         stats=args.stats,
         sequence=args.sequence,
         quiet=args.quiet,
+        receive_buffer=(
+            None
+            if args.receive_buffer is None
+            else validate_positive_int(args.receive_buffer, "receive-buffer", MAX_COUNT)
+        ),
+        queue_size=(
+            DEFAULT_QUEUE_SIZE
+            if args.queue_size is None
+            else validate_positive_int(args.queue_size, "queue-size", MAX_COUNT)
+        ),
+        overflow=args.overflow,
     )
 
 

@@ -92,6 +92,7 @@ class ReceiveSummary(NamedTuple):
             ``--format none``.
         unwritten: Datagrams whose output was dropped (standard output too
             slow, closed or failing), or ``None`` with ``--format none``.
+        receive_buffer: The effective ``SO_RCVBUF`` in bytes, or ``None``.
     """
 
     datagrams: int
@@ -108,6 +109,7 @@ class ReceiveSummary(NamedTuple):
     source_ports: int | None = None
     written: int | None = None
     unwritten: int | None = None
+    receive_buffer: int | None = None
 
 
 class SendSummary(NamedTuple):
@@ -383,7 +385,12 @@ def format_receive_summary(summary: ReceiveSummary) -> list[str]:
         f" from {_plural(summary.senders, 'sender')}{from_ports} in {summary.elapsed:.2f} s;"
         f" stopped: {summary.stop_reason}",
         f"kernel drops {_or_na(summary.kernel_drops)}, queue drops {summary.queue_drops},"
-        f" truncated {summary.truncated}, filtered {summary.filtered}",
+        f" truncated {summary.truncated}, filtered {summary.filtered}"
+        + (
+            ""
+            if summary.receive_buffer is None
+            else f", receive buffer {_plural(summary.receive_buffer, 'byte')}"
+        ),
     ]
     if summary.unwritten:
         lines.append(

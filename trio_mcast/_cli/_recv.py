@@ -58,6 +58,7 @@ class ReceiveSession(Session):
         self.senders: set[tuple[str, int]] = set()
         self.final: ReceiverStatistics | None = None
         self.output_error: OSError | None = None
+        self.receive_buffer: int | None = None
 
     @property
     def verbose(self) -> bool:
@@ -65,6 +66,15 @@ class ReceiveSession(Session):
 
     def joined(self, receiver: MulticastReceiver) -> None:
         self.started = time.monotonic()
+        self.receive_buffer = receiver.receive_buffer_size
+        asked = self.options.receive_buffer
+        # Linux reports twice the request: it counts its bookkeeping too.
+        if asked is not None and self.receive_buffer < 2 * asked:
+            note(
+                f"warning: asked for a {asked}-byte receive buffer, got {self.receive_buffer // 2}"
+                " (twice that with the kernel's bookkeeping): net.core.rmem_max caps it;"
+                " raise it, or run as root"
+            )
         if not self.options.quiet:
             note(
                 format_listening(
@@ -152,6 +162,7 @@ class ReceiveSession(Session):
             bytes=self.bytes,
             senders=len({address for address, _ in self.senders}),
             source_ports=len(self.senders),
+            receive_buffer=self.receive_buffer,
             written=None if writer is None else writer.written,
             unwritten=None if writer is None else writer.unwritten,
             elapsed=self.elapsed(),
@@ -245,6 +256,9 @@ async def receive(
         exclude=options.exclude or None,
         max_datagram_size=options.max_size,
         metadata=options.metadata,
+        receive_buffer_size=options.receive_buffer,
+        queue_size=options.queue_size,
+        overflow=options.overflow,
     ) as receiver:
         session.joined(receiver)
         try:
