@@ -7,6 +7,7 @@ feeds it on loopback once it has joined.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 from typing import TYPE_CHECKING, Final
@@ -15,6 +16,8 @@ import trio
 
 from tests.cli_process import LISTENING, cli_argv, running_cli
 from trio_mcast._cli import EXIT_NETWORK, EXIT_OK, EXIT_TERMINATED
+from trio_mcast._cli._output import SUMMARY_STREAMS
+from trio_mcast._sequence import pack_header
 
 if TYPE_CHECKING:
     import socket
@@ -147,3 +150,33 @@ async def test_the_effective_receive_buffer_is_reported_and_a_capped_one_warned(
     # As root the buffer is forced to the request (Linux reports twice it);
     # elsewhere net.core.rmem_max caps it, and recv says so.
     assert warned == (effective < 2 * asked), errors
+
+
+async def test_forged_stream_ids_keep_recv_bounded_and_its_summary_short(
+    loopback_sender: socket.socket,
+) -> None:
+    """300,000 datagrams, each claiming a stream of its own: what an attacker can send."""
+    port = 40725
+    argv = cli_argv(
+        "recv", GROUP, "-p", str(port), "-i", "lo", "--sequence", "-f", "none", "--duration", "30",
+    )  # fmt: skip
+    stream_ids = random.Random(7).sample(range(2**32), 300_000)
+    with trio.fail_after(60):
+        async with running_cli(argv, env=ENV) as process:
+            await process.stderr.wait_for(LISTENING)
+            for stream_id in stream_ids:
+                loopback_sender.sendto(pack_header(0, 0, stream_id), (GROUP, port))
+            rss = _rss(process.process.pid)
+            process.process.send_signal(signal.SIGINT)
+            _, _, errors = await process.finish()
+    received = int(errors[0].split()[2])
+    assert received > 1024, errors
+    stream_lines = [line for line in errors if line.startswith("trio-mcast: stream ")]
+    assert len(stream_lines) == SUMMARY_STREAMS
+    assert errors[-2].startswith(f"trio-mcast: and {1024 - SUMMARY_STREAMS} more streams: ")
+    # Every datagram that arrived was its own stream: exact totals, evictions counted.
+    assert errors[-1] == (
+        f"trio-mcast: sequence: {received} streams ({received - 1024} no longer tracked: the least"
+        " recently seen make room), lost 0, duplicated 0, reordered 0, unsequenced 0"
+    )
+    assert rss < 64 * MIB

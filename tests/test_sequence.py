@@ -18,6 +18,7 @@ from trio_mcast._sequence import (
     SequenceHeader,
     SequenceTracker,
     StreamKey,
+    StreamTotals,
     new_stream_id,
     pack_header,
     parse_header,
@@ -284,3 +285,55 @@ def test_header_struct_is_network_order() -> None:
         "!4sBBHQQI", pack_header(3, 4, 5)
     )
     assert (magic, version, flags, reserved, sequence, sent, stream) == (MAGIC, 1, 0, 0, 3, 4, 5)
+
+
+def test_the_least_recently_seen_stream_is_evicted_and_totals_stay_exact() -> None:
+    tracker = SequenceTracker(max_streams=3)
+    source = ("10.0.0.1", 5000)
+    for stream_id, numbers in (
+        (1, (0, 2)),
+        (2, (0,)),
+        (3, (0, 0)),
+        (1, (3,)),
+        (4, (5,)),
+        (5, (0,)),
+    ):
+        for number in numbers:
+            tracker.observe(pack_header(number, 0, stream_id), source)
+    # Stream 1 was seen again after 2 and 3, so 2 and 3 went first.
+    assert [report.stream_id for report in tracker.reports()] == [1, 4, 5]
+    assert tracker.evicted == 2
+    assert tracker.totals() == StreamTotals(
+        streams=5, received=8, lost=1, duplicates=1, reordered=0
+    )
+    assert tracker.lost == 1
+
+
+def test_gap_ranges_share_one_budget() -> None:
+    tracker = SequenceTracker(max_gaps=1000, gap_budget=64)
+    sources = [("10.0.0.1", port) for port in range(4)]
+    for source in sources:
+        for number in range(0, 400, 2):  # every other number: a gap each time
+            tracker.observe(pack_header(number, 0, 7), source)
+    kept = [len(tracker.gap_ranges(StreamKey(source, 7))) for source in sources]
+    # Together they keep the budget (each at least the floor of 16), not 4 x 199.
+    assert sum(kept) <= 64
+    assert min(kept) >= 16
+    assert tracker.lost == 4 * 199
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), max_size=300), st.integers(1, 8))
+def test_random_stream_ids_keep_memory_bounded_and_counts_exact(
+    stream_ids: list[int], max_streams: int
+) -> None:
+    tracker = SequenceTracker(max_streams=max_streams)
+    for stream_id in stream_ids:
+        tracker.observe(pack_header(0, 0, stream_id), ("10.0.0.1", 5000))
+    distinct = len(set(stream_ids))
+    assert len(tracker.reports()) == min(distinct, max_streams)
+    totals = tracker.totals()
+    assert totals.received == len(stream_ids)
+    assert totals.streams == len(tracker.reports()) + tracker.evicted
+    if distinct <= max_streams:
+        # Nothing evicted: every repeat of a stream id is a duplicate of its 0.
+        assert (tracker.evicted, totals.duplicates) == (0, len(stream_ids) - distinct)

@@ -39,6 +39,13 @@ Gaps are stored as ranges, so a jump of any size costs one entry; a stream
 keeps at most ``max_gaps`` ranges and forgets the oldest beyond that (its
 numbers stay counted as lost, and a very late arrival in it then counts as
 a duplicate).
+
+Memory is bounded whatever arrives, forged headers included: at most
+``max_streams`` streams are tracked, and the least recently seen one is
+evicted for a new one (its counts stay in the totals, and ``evicted`` says
+how many were); and all streams together keep at most ``gap_budget`` gap
+ranges: past it, streams are cut to an equal share of it (at least 16
+ranges each), the least recently seen first.
 """
 
 from __future__ import annotations
@@ -46,10 +53,13 @@ from __future__ import annotations
 import secrets
 import struct
 from bisect import bisect_right
+from collections import OrderedDict
 from typing import Final, NamedTuple
 
 __all__ = [
+    "DEFAULT_GAP_BUDGET",
     "DEFAULT_MAX_GAPS",
+    "DEFAULT_MAX_STREAMS",
     "HEADER",
     "HEADER_SIZE",
     "MAGIC",
@@ -59,6 +69,7 @@ __all__ = [
     "SequenceTracker",
     "StreamKey",
     "StreamReport",
+    "StreamTotals",
     "new_stream_id",
     "pack_header",
     "parse_header",
@@ -71,6 +82,12 @@ HEADER: Final = struct.Struct("!4sBBHQQI")
 HEADER_SIZE: Final = HEADER.size
 #: Gap ranges one stream remembers before it forgets the oldest.
 DEFAULT_MAX_GAPS: Final = 4096
+#: Streams tracked at once; the least recently seen is evicted beyond that.
+DEFAULT_MAX_STREAMS: Final = 1024
+#: Gap ranges kept over all streams (about 100 bytes each).
+DEFAULT_GAP_BUDGET: Final = 262_144
+#: The fewest gap ranges a stream keeps, however many streams share the budget.
+_MIN_GAPS: Final = 16
 
 _MAX_U64: Final = 2**64 - 1
 _MAX_U32: Final = 2**32 - 1
@@ -119,6 +136,24 @@ class LatencySummary(NamedTuple):
     minimum_ns: int
     average_ns: float
     maximum_ns: int
+
+
+class StreamTotals(NamedTuple):
+    """Counts summed over every stream a tracker has seen.
+
+    Attributes:
+        streams: Streams seen, evicted ones included.
+        received: Sequenced datagrams received.
+        lost: Sequence numbers missing.
+        duplicates: Duplicated datagrams.
+        reordered: Late datagrams.
+    """
+
+    streams: int
+    received: int
+    lost: int
+    duplicates: int
+    reordered: int
 
 
 class StreamReport(NamedTuple):
@@ -220,9 +255,11 @@ class _Stream:
         "missing",
         "received",
         "reordered",
+        "serial",
     )
 
-    def __init__(self, sequence: int) -> None:
+    def __init__(self, sequence: int, serial: int = 0) -> None:
+        self.serial = serial
         self.lowest = sequence
         self.highest = sequence
         self.received = 1
@@ -244,7 +281,7 @@ class _Stream:
                 self.gap_starts.append(highest + 1)
                 self.gap_ends.append(sequence - 1)
                 self.missing += sequence - highest - 1
-                self._forget_old_gaps(max_gaps)
+                self.forget_old_gaps(max_gaps)
             self.highest = sequence
         elif sequence < self.lowest:
             # Older than anything seen: new, but late.
@@ -253,7 +290,7 @@ class _Stream:
                 self.gap_starts.insert(0, sequence + 1)
                 self.gap_ends.insert(0, self.lowest - 1)
                 self.missing += self.lowest - sequence - 1
-                self._forget_old_gaps(max_gaps)
+                self.forget_old_gaps(max_gaps)
             self.lowest = sequence
         elif self._fill(sequence):
             self.reordered += 1
@@ -283,13 +320,16 @@ class _Stream:
         self.missing -= 1
         return True
 
-    def _forget_old_gaps(self, max_gaps: int) -> None:
+    def forget_old_gaps(self, max_gaps: int) -> int:
+        """Keep at most ``max_gaps`` ranges, the newest; how many were forgotten."""
         # The numbers stay counted in ``missing``: they are still lost as far
         # as anyone can tell.
         excess = len(self.gap_starts) - max_gaps
-        if excess > 0:
-            del self.gap_starts[:excess]
-            del self.gap_ends[:excess]
+        if excess <= 0:
+            return 0
+        del self.gap_starts[:excess]
+        del self.gap_ends[:excess]
+        return excess
 
     def add_latency(self, latency_ns: int) -> None:
         if self.latency_count == 0:
@@ -341,14 +381,57 @@ class SequenceTracker:
         (5, 0, 1, 1)
     """
 
-    __slots__ = ("_max_gaps", "_streams", "_unsequenced")
+    __slots__ = (
+        "_evicted",
+        "_evicted_totals",
+        "_gap_budget",
+        "_gap_count",
+        "_max_gaps",
+        "_max_streams",
+        "_streams",
+        "_unsequenced",
+    )
 
-    def __init__(self, max_gaps: int = DEFAULT_MAX_GAPS) -> None:
-        if max_gaps < 1:
-            raise ValueError(f"max_gaps must be at least 1, got {max_gaps!r}")
+    def __init__(
+        self,
+        max_gaps: int = DEFAULT_MAX_GAPS,
+        *,
+        max_streams: int = DEFAULT_MAX_STREAMS,
+        gap_budget: int = DEFAULT_GAP_BUDGET,
+    ) -> None:
+        for name, value in (
+            ("max_gaps", max_gaps),
+            ("max_streams", max_streams),
+            ("gap_budget", gap_budget),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value!r}")
         self._max_gaps = max_gaps
-        self._streams: dict[StreamKey, _Stream] = {}
+        self._max_streams = max_streams
+        self._gap_budget = gap_budget
+        self._streams: OrderedDict[StreamKey, _Stream] = OrderedDict()
         self._unsequenced = 0
+        self._gap_count = 0
+        self._evicted = 0
+        # received, lost, duplicates, reordered of the evicted streams
+        self._evicted_totals = [0, 0, 0, 0]
+
+    @property
+    def evicted(self) -> int:
+        """Streams no longer tracked, to make room for newer ones."""
+        return self._evicted
+
+    def totals(self) -> StreamTotals:
+        """Counts over every stream ever seen, the evicted ones included."""
+        received, lost, duplicates, reordered = self._evicted_totals
+        for stream in self._streams.values():
+            received += stream.received
+            lost += stream.missing
+            duplicates += stream.duplicates
+            reordered += stream.reordered
+        return StreamTotals(
+            len(self._streams) + self._evicted, received, lost, duplicates, reordered
+        )
 
     @property
     def unsequenced(self) -> int:
@@ -357,8 +440,8 @@ class SequenceTracker:
 
     @property
     def lost(self) -> int:
-        """Sequence numbers currently missing, summed over all streams."""
-        return sum(stream.missing for stream in self._streams.values())
+        """Sequence numbers currently missing, summed over all streams (evicted too)."""
+        return self._evicted_totals[1] + sum(stream.missing for stream in self._streams.values())
 
     def observe(
         self, payload: bytes, source: tuple[str, int], received_ns: int | None = None
@@ -386,17 +469,44 @@ class SequenceTracker:
     ) -> None:
         """Count one already parsed header; see :meth:`observe`."""
         key = StreamKey(source, header.stream_id)
-        stream = self._streams.get(key)
+        streams = self._streams
+        stream = streams.get(key)
         if stream is None:
-            self._streams[key] = stream = _Stream(header.sequence)
+            if len(streams) >= self._max_streams:
+                self._evict()
+            streams[key] = stream = _Stream(header.sequence, len(streams) + self._evicted)
         else:
+            streams.move_to_end(key)
+            ranges = len(stream.gap_starts)
             stream.observe(header.sequence, self._max_gaps)
+            self._gap_count += len(stream.gap_starts) - ranges
+            if self._gap_count > self._gap_budget:
+                self._share_gap_budget()
         if received_ns is not None:
             stream.add_latency(received_ns - header.timestamp_ns)
 
+    def _share_gap_budget(self) -> None:
+        """Trim streams to their share of the gap budget, least recently seen first."""
+        share = max(_MIN_GAPS, self._gap_budget // len(self._streams))
+        for stream in self._streams.values():
+            self._gap_count -= stream.forget_old_gaps(share)
+            if self._gap_count <= self._gap_budget:
+                return
+
+    def _evict(self) -> None:
+        _, stream = self._streams.popitem(last=False)
+        self._gap_count -= len(stream.gap_starts)
+        self._evicted += 1
+        totals = self._evicted_totals
+        totals[0] += stream.received
+        totals[1] += stream.missing
+        totals[2] += stream.duplicates
+        totals[3] += stream.reordered
+
     def reports(self) -> list[StreamReport]:
-        """Snapshots of every stream, in the order they were first seen."""
-        return [stream.report(key) for key, stream in self._streams.items()]
+        """Snapshots of every tracked stream, in the order they were first seen."""
+        ordered = sorted(self._streams.items(), key=lambda item: item[1].serial)
+        return [stream.report(key) for key, stream in ordered]
 
     def gap_ranges(self, key: StreamKey) -> list[tuple[int, int]]:
         """The remembered missing ranges of a stream, inclusive, in order.

@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from .._queue import escape_payload
-from .._sequence import HEADER_SIZE
+from .._sequence import HEADER_SIZE, StreamTotals
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMATS",
     "HEX_BYTES_PER_LINE",
+    "SUMMARY_STREAMS",
     "ReceiveSummary",
     "SendSummary",
     "format_bitrate",
@@ -66,6 +67,8 @@ __all__ = [
 #: The datagram output formats, the first being the default.
 FORMATS: Final = ("text", "jsonl", "raw", "hex", "none")
 HEX_BYTES_PER_LINE: Final = 16
+#: Streams listed one per line in the summary; the rest share one line.
+SUMMARY_STREAMS: Final = 20
 _BIT_UNITS: Final = ("bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s")
 # Printable ASCII for the hexdump column; everything else shows as a dot.
 _HEX_COLUMN: Final = bytes(byte if 0x20 <= byte < 0x7F else ord(".") for byte in range(256))
@@ -93,6 +96,9 @@ class ReceiveSummary(NamedTuple):
         unwritten: Datagrams whose output was dropped (standard output too
             slow, closed or failing), or ``None`` with ``--format none``.
         receive_buffer: The effective ``SO_RCVBUF`` in bytes, or ``None``.
+        sequence_totals: Counts over every stream seen, evicted ones
+            included; ``None`` sums :attr:`streams`.
+        evicted_streams: Streams no longer tracked, to bound memory.
     """
 
     datagrams: int
@@ -110,6 +116,8 @@ class ReceiveSummary(NamedTuple):
     written: int | None = None
     unwritten: int | None = None
     receive_buffer: int | None = None
+    sequence_totals: StreamTotals | None = None
+    evicted_streams: int = 0
 
 
 class SendSummary(NamedTuple):
@@ -398,15 +406,48 @@ def format_receive_summary(summary: ReceiveSummary) -> list[str]:
             " output too slow, closed or failing)"
         )
     if summary.unsequenced is not None:
-        streams = summary.streams
-        lines.extend(format_stream(report) for report in streams)
-        lines.append(
-            f"sequence: {_plural(len(streams), 'stream')},"
-            f" lost {sum(report.lost for report in streams)},"
-            f" duplicated {sum(report.duplicates for report in streams)},"
-            f" reordered {sum(report.reordered for report in streams)},"
-            f" unsequenced {summary.unsequenced}"
+        lines.extend(_stream_lines(summary))
+    return lines
+
+
+def _stream_lines(summary: ReceiveSummary) -> list[str]:
+    streams = summary.streams
+    shown = streams
+    if len(streams) > SUMMARY_STREAMS:
+        # The worst first: what someone reading the summary must see.
+        shown = tuple(
+            sorted(
+                streams,
+                key=lambda r: (r.lost, r.duplicates + r.reordered, r.received),
+                reverse=True,
+            )[:SUMMARY_STREAMS]
         )
+    lines = [format_stream(report) for report in shown]
+    if len(shown) < len(streams):
+        listed = set(map(id, shown))
+        rest = [report for report in streams if id(report) not in listed]
+        lines.append(
+            f"and {_plural(len(rest), 'more stream')}: received {sum(r.received for r in rest)},"
+            f" lost {sum(r.lost for r in rest)}, duplicated {sum(r.duplicates for r in rest)},"
+            f" reordered {sum(r.reordered for r in rest)}"
+        )
+    totals = summary.sequence_totals or StreamTotals(
+        len(streams),
+        sum(r.received for r in streams),
+        sum(r.lost for r in streams),
+        sum(r.duplicates for r in streams),
+        sum(r.reordered for r in streams),
+    )
+    evicted = (
+        f" ({summary.evicted_streams} no longer tracked: the least recently seen make room)"
+        if summary.evicted_streams
+        else ""
+    )
+    lines.append(
+        f"sequence: {_plural(totals.streams, 'stream')}{evicted}, lost {totals.lost},"
+        f" duplicated {totals.duplicates}, reordered {totals.reordered},"
+        f" unsequenced {summary.unsequenced}"
+    )
     return lines
 
 

@@ -173,6 +173,8 @@ class ReceiveSession(Session):
             filtered=0 if final is None else final.filtered,
             streams=() if tracker is None else tuple(tracker.reports()),
             unsequenced=None if tracker is None else tracker.unsequenced,
+            sequence_totals=None if tracker is None else tracker.totals(),
+            evicted_streams=0 if tracker is None else tracker.evicted,
         )
 
     def print_summary(self) -> None:
