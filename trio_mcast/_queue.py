@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import enum
+import re
 from collections import deque
 from itertools import repeat, starmap
 from typing import TYPE_CHECKING, Final, Generic, NamedTuple, Protocol, TypeVar
@@ -387,20 +388,23 @@ def _char_escape(code_point: int) -> str:
     return f"\\U{code_point:08x}"
 
 
-def _build_escapes() -> dict[int, str]:
-    table = {code_point: _char_escape(code_point) for code_point in range(0x20)}
-    table.update({0x7F: "\\x7f", ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"})
-    table[ord("\\")] = "\\\\"
-    table.update({code_point: _char_escape(code_point) for code_point in range(0x80, 0xA0)})
-    # surrogateescape decodes an invalid byte 0xNN to the lone surrogate
-    # U+DCNN, which valid UTF-8 can never produce; render it as the byte.
-    table.update({0xDC00 + byte: f"\\x{byte:02x}" for byte in range(0x80, 0x100)})
-    return table
+_CONTROL_RUNS: Final = re.compile(rb"([\x00-\x1f\x7f\\]+)")
+# Escapes \t \n \r and \\ as such and the other C0 controls and DEL as \xNN,
+# exactly the rendering of the module's rules.
+_escape_bytes: Final = codecs.escape_encode
+_COMMON_NON_PRINTABLE: Final = re.compile("[\x80-\xa0\xad]")
 
 
-# The escapes that cover the common non-printable characters, applied in one
-# C-level str.translate; anything rarer is handled character by character.
-_ESCAPES: Final[dict[int, str]] = _build_escapes()
+_NON_ASCII: Final = re.compile("[^\x20-\x7e]")
+
+
+def _escape_match(match: re.Match[str]) -> str:
+    return _char_escape(ord(match.group()))
+
+
+def _escape_if_not_printable(match: re.Match[str]) -> str:
+    char = match.group()
+    return char if char.isprintable() else _char_escape(ord(char))
 
 
 def escape_payload(payload: bytes) -> str:
@@ -438,9 +442,21 @@ def escape_payload(payload: bytes) -> str:
     text = str(payload, "utf-8", "surrogateescape")
     if text.isprintable() and "\\" not in text:
         return text
-    text = text.translate(_ESCAPES)
+    # Every step below runs in C over the whole payload, or over runs of it:
+    # the C0 controls, DEL and the backslash (all ASCII, so never inside a
+    # UTF-8 sequence) by the bytes escape in one call per run; bytes that
+    # are not UTF-8 by the decoder's backslashreplace, byte by byte, as
+    # surrogateescape would have split them.
+    parts = _CONTROL_RUNS.split(bytes(payload))
+    parts[1::2] = [_escape_bytes(run)[0] for run in parts[1::2]]
+    text = b"".join(parts).decode("utf-8", "backslashreplace")
     if text.isprintable():
         return text
-    # Escapes are printable ASCII, so this second pass only sees what the
-    # table did not cover.
-    return "".join(char if char.isprintable() else _char_escape(ord(char)) for char in text)
+    # What is left: C1 controls and the few other non-printable characters
+    # that UTF-8 of random bytes can spell (NBSP, the soft hyphen) ...
+    text = _COMMON_NON_PRINTABLE.sub(_escape_match, text)
+    if text.isprintable():
+        return text
+    # ... and the rest of Unicode's non-printable code points (private use,
+    # format characters), among the non-ASCII characters only.
+    return _NON_ASCII.sub(_escape_if_not_printable, text)
