@@ -55,37 +55,6 @@ _REFERENCE_ESCAPES: Final[dict[int, str]] = _reference_build_escapes()
 
 
 def reference_escape_payload(payload: bytes) -> str:
-    r"""Render a payload as one printable line, for terminals.
-
-    Valid UTF-8 is decoded, printable characters (:meth:`str.isprintable`)
-    other than the backslash are kept as they are, and everything else is
-    escaped as follows:
-
-    * ``\\`` for a backslash; ``\t``, ``\n`` and ``\r`` for those characters.
-    * ``\xNN`` (two lowercase hex digits) for the other C0 controls and DEL,
-      and for each byte that is not part of valid UTF-8 (0x80 to 0xff).
-    * ``\uNNNN`` or ``\UNNNNNNNN`` for any other non-printable code point: C1
-      controls, format characters such as U+200B or U+202E, separators other
-      than the ASCII space (U+00A0, U+2028...), private-use and unassigned
-      code points.
-
-    The result is printable (:meth:`str.isprintable` is true), so it has no
-    newline and no C0 or C1 control character. The rendering is reversible:
-    ``\xNN`` always stands for the single byte 0xNN, ``\u``/``\U`` for the
-    UTF-8 encoding of the code point, the other escapes for their character,
-    and every other character for its UTF-8 encoding, so two different
-    payloads never render the same.
-
-    Args:
-        payload: The raw payload; any bytes-like object works.
-
-    Returns:
-        The printable rendering.
-
-    Example:
-        >>> print(escape_payload(b"caf\xc3\xa9\tok\n\xff\\"))
-        café\tok\n\xff\\
-    """
     text = str(payload, "utf-8", "surrogateescape")
     if text.isprintable() and "\\" not in text:
         return text
@@ -100,7 +69,6 @@ def reference_escape_payload(payload: bytes) -> str:
 
 
 def reference_hexdump(data: bytes) -> list[str]:
-    """``hexdump -C`` style lines: offset, hex bytes in two groups, ASCII."""
     lines = []
     for offset in range(0, len(data), 16):
         chunk = data[offset : offset + 16]
@@ -114,18 +82,6 @@ def reference_hexdump(data: bytes) -> list[str]:
 def reference_format_jsonl(
     datagram: Datagram, *, received: float, header: SequenceHeader | None = None
 ) -> str:
-    """One JSON object for a datagram, on one line, without the newline.
-
-    Args:
-        datagram: The datagram.
-        received: When it was received, in seconds since the epoch; the
-            kernel timestamp is used instead when the datagram has one.
-        header: Its parsed sequence header: adds ``sequence``, ``stream_id``
-            and ``sent_ns``, and the payload fields hold what follows it.
-
-    Returns:
-        ASCII-only JSON text.
-    """
     body = _body(datagram, header)
     record: dict[str, object] = {
         "time": datagram.timestamp if datagram.timestamp is not None else received,
@@ -154,7 +110,6 @@ def reference_format_datagram(
     header: SequenceHeader | None = None,
     metadata: bool = False,
 ) -> bytes:
-    """``format_datagram`` before the speed work, with the unchanged line prefix."""
     prefix = _describe(datagram, header, metadata)
     if output_format == "text":
         escaped = reference_escape_payload(_body(datagram, header))
