@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from . import _flood, _fresh_malloc, _live, _statcall, _throughput
+from . import _flood, _fresh_malloc, _line_rate, _live, _statcall, _throughput
 from ._net import (
     allow_memberships,
     group_addresses,
@@ -241,6 +241,46 @@ def run_statistics(settings: Settings) -> Results:
             for name, sample in _statcall.measure(count, settings.stats_calls, order).items():
                 results[case_name][name].append(sample)
     return results
+
+
+def run_line_rate(settings: Settings) -> Results:
+    """``recv`` in every format against the minimal reader, per rate and sink."""
+    cases = {
+        f"{rate // 1000}k/s {sink}": (rate, sink)
+        for rate in settings.line_rates
+        for sink in _line_rate.SINKS
+    }
+    results = _new_results(list(cases), list(_line_rate.CONTENDERS))
+    (group,) = group_addresses(1, offset=300)
+    for repetition in range(settings.repetitions):
+        _log(f"line-rate, repetition {repetition + 1}/{settings.repetitions}")
+        for case_name, (rate, sink) in cases.items():
+            count = round(rate * settings.line_seconds)
+            for name in rotated(list(_line_rate.CONTENDERS), repetition):
+                sample = _line_rate.measure(name, sink, rate, count, group, next_port())
+                results[case_name][name].append(sample)
+    return results
+
+
+def line_rate_table(results: Results) -> str:
+    """Share of the datagrams each receiver wrote to its sink, and the ratio to the reference."""
+    rows = []
+    for case in results:
+        reference = _median(results, case, "reference", "delivered")
+        sent = _median(results, case, "reference", "send_rate")
+        cells = [case, f"{sent / 1000:.0f}k/s"]
+        for name in _line_rate.CONTENDERS:
+            delivered = _median(results, case, name, "delivered")
+            ratio = _ratio(delivered, reference)
+            cells.append(
+                f"{delivered:.1%}" if name == "reference" else f"{delivered:.1%} ({ratio:.2f}x)"
+            )
+        rows.append(cells)
+    headers = ["case", "sent at", *_line_rate.CONTENDERS]
+    return (
+        "recv at line rate: share of 1200-byte datagrams written to the sink"
+        " (ratio to the minimal reader; default receive buffers)\n" + format_table(headers, rows)
+    )
 
 
 def statistics_table(results: Results) -> str:
@@ -524,6 +564,26 @@ def evaluate_targets(results: Mapping[str, Results]) -> list[Target]:
         targets.append(
             Target(name, "; ".join(details), all(verdicts) if len(verdicts) == 2 else None)
         )
+    line_rate = results.get("line-rate")
+    name = "recv, every format and sink, at 50k/s and 200k/s: >= the minimal reader"
+    if line_rate is None:
+        targets.append(Target(name, "not run", None))
+    else:
+        lowest: tuple[float, str] = (math.inf, "")
+        for case in line_rate:
+            reference = _median(line_rate, case, "reference", "delivered")
+            for contender in _line_rate.CONTENDERS[1:]:
+                ratio = _ratio(_median(line_rate, case, contender, "delivered"), reference)
+                if not math.isnan(ratio) and ratio < lowest[0]:
+                    lowest = (ratio, f"{contender}, {case}")
+        targets.append(
+            Target(
+                name,
+                f"worst {lowest[0]:.2f}x ({lowest[1]})",
+                None if math.isinf(lowest[0]) else lowest[0] >= 1.0,
+            )
+        )
+
     statistics = results.get("statistics")
     crowded = f"sockets={STATISTICS_SOCKETS}"
     name = (
@@ -564,6 +624,7 @@ _RUNNERS: Final = {
     "flood": (run_flood, flood_table),
     "growth": (run_growth, growth_table),
     "statistics": (run_statistics, statistics_table),
+    "line-rate": (run_line_rate, line_rate_table),
 }
 
 

@@ -10,7 +10,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Final
 
-WORKLOADS: Final = ("drain", "live", "flood", "growth", "statistics")
+WORKLOADS: Final = ("drain", "live", "flood", "growth", "statistics", "line-rate")
 OVERFLOW_POLICIES: Final = ("drop-newest", "drop-oldest")
 
 
@@ -34,6 +34,8 @@ class Settings:
         stats_sockets: How many other UDP sockets are open while
             ``statistics()`` is timed, one case each.
         stats_calls: Calls timed per contender and repetition.
+        line_rates: Sender rates for the ``recv`` line-rate workload.
+        line_seconds: How long each line-rate run sends.
         json_path: Where to write the raw figures, if anywhere.
     """
 
@@ -51,6 +53,8 @@ class Settings:
     growth_sizes: tuple[tuple[int, int], ...]
     stats_sockets: tuple[int, ...]
     stats_calls: int
+    line_rates: tuple[int, ...]
+    line_seconds: float
     json_path: str | None
 
 
@@ -125,5 +129,7 @@ def parse_settings(argv: list[str]) -> Settings:
         ),
         stats_sockets=(0, 20_000),
         stats_calls=200 if quick else 2_000,
+        line_rates=(50_000, 200_000),
+        line_seconds=0.5 if quick else 2.0,
         json_path=args.json,
     )

@@ -276,3 +276,18 @@ def test_send_size_is_the_datagram_size_with_the_sequence_header() -> None:
     assert [len(payload) for payload in payloads] == [100, 100, 100]
     assert [payload[:4] for payload in payloads[:2]] == [b"TMSQ", b"TMSQ"]
     assert payloads[2] == b"padded".ljust(100, b"\0")
+
+
+async def test_send_nowait_sends_without_a_checkpoint() -> None:
+    group = "239.81.4.1"
+    async with (
+        trio_mcast.open_multicast_receiver(group, PORT, interface="lo") as receiver,
+        trio_mcast.open_multicast_sender(group, PORT, interface="127.0.0.1") as sender,
+    ):
+        for number in range(3):
+            sender.send_nowait(b"now %d" % number)
+        with trio.fail_after(5):
+            received = [(await receiver.receive()).payload for _ in range(3)]
+        with pytest.raises(InvalidArgumentError, match=r"^data is 65508 bytes"):
+            sender.send_nowait(bytes(65508))
+    assert received == [b"now 0", b"now 1", b"now 2"]

@@ -44,8 +44,10 @@ class MulticastSender:
         port: int,
         ttl: int,
         interface: ResolvedInterface,
+        stdlib_socket: socket.socket | None = None,
     ) -> None:
         self._sock = sock
+        self._stdlib_socket = stdlib_socket
         self._group = group
         self._port = port
         self._ttl = ttl
@@ -92,6 +94,33 @@ class MulticastSender:
             OSError: The kernel refused (``ENETUNREACH`` without a multicast
                 route, for example).
         """
+        self._check_size(data)
+        await self._sock.sendto(data, self._destination)
+
+    def send_nowait(self, data: bytes) -> None:
+        """Send one datagram if the socket can take it now, without waiting.
+
+        For senders that pace themselves: a burst of these costs one system
+        call each and no pass through the scheduler.
+
+        Args:
+            data: The payload, as for :meth:`send`.
+
+        Raises:
+            trio.WouldBlock: The socket's send buffer is full; :meth:`send`
+                waits for room.
+            InvalidArgumentError: ``data`` is longer than one datagram carries.
+            OSError: The kernel refused.
+        """
+        self._check_size(data)
+        if self._stdlib_socket is None:
+            raise trio.WouldBlock
+        try:
+            self._stdlib_socket.sendto(data, self._destination)
+        except BlockingIOError:
+            raise trio.WouldBlock from None
+
+    def _check_size(self, data: bytes) -> None:
         if len(data) > self._max_payload:
             raise InvalidArgumentError(
                 f"data is {len(data)} bytes, more than the {self._max_payload} bytes an"
@@ -99,7 +128,6 @@ class MulticastSender:
                 parameter="data",
                 value=f"<{len(data)} bytes>",
             )
-        await self._sock.sendto(data, self._destination)
 
 
 def _configure_sender(
@@ -182,4 +210,4 @@ async def open_multicast_sender(
         sock.close()
         raise
     with trio.socket.from_stdlib_socket(sock) as trio_sock:
-        yield MulticastSender(trio_sock, address, destination_port, hops, resolved)
+        yield MulticastSender(trio_sock, address, destination_port, hops, resolved, sock)

@@ -72,6 +72,7 @@ __all__ = [
     "StreamTotals",
     "new_stream_id",
     "pack_header",
+    "pack_header_unchecked",
     "parse_header",
 ]
 
@@ -80,6 +81,7 @@ VERSION: Final = 1
 #: magic, version, flags, reserved, sequence, send time (ns), stream id.
 HEADER: Final = struct.Struct("!4sBBHQQI")
 HEADER_SIZE: Final = HEADER.size
+_pack: Final = HEADER.pack
 #: Gap ranges one stream remembers before it forgets the oldest.
 DEFAULT_MAX_GAPS: Final = 4096
 #: Streams tracked at once; the least recently seen is evicted beyond that.
@@ -210,6 +212,15 @@ def pack_header(sequence: int, timestamp_ns: int, stream_id: int, flags: int = 0
         if not 0 <= value <= high:
             raise ValueError(f"{name} must be in 0..{high}, got {value!r}")
     return HEADER.pack(MAGIC, VERSION, flags, 0, sequence, timestamp_ns, stream_id)
+
+
+def pack_header_unchecked(sequence: int, timestamp_ns: int, stream_id: int) -> bytes:
+    """:func:`pack_header` for fields the caller knows to be in range (a sender's loop).
+
+    Raises:
+        struct.error: A field is out of range after all.
+    """
+    return _pack(MAGIC, VERSION, 0, 0, sequence, timestamp_ns, stream_id)
 
 
 def parse_header(payload: bytes) -> SequenceHeader | None:

@@ -14,7 +14,7 @@ import trio
 
 from .._errors import join_error_from_oserror
 from .._sender import open_multicast_sender
-from .._sequence import HEADER_SIZE, new_stream_id, pack_header
+from .._sequence import HEADER_SIZE, new_stream_id, pack_header_unchecked
 from ._options import DEFAULT_CHUNK_SIZE
 from ._output import SendSummary, format_endpoint, format_send_summary
 from ._run import Session, note, run_session
@@ -22,12 +22,16 @@ from ._run import Session, note, run_session
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from .._errors import JoinError
+    from .._sender import MulticastSender
     from .._validate import Interface
     from ._options import SendOptions
 
 __all__ = ["run_send", "send_datagram"]
 
 _STDIN_READ_SIZE: Final = 65536
+#: Datagrams sent between two checkpoints while the socket takes them at once.
+_CHECKPOINT_EVERY: Final = 64
 
 
 class _SendSession(Session):
@@ -128,11 +132,15 @@ async def send_datagram(
     try:
         await send(data)
     except OSError as exc:
-        raise join_error_from_oserror(
-            exc,
-            operation=f"send to {format_endpoint(group, port)}",
-            interface=None if interface is None else interface.label,
-        ) from exc
+        raise _send_error(exc, group, port, interface) from exc
+
+
+def _send_error(exc: OSError, group: str, port: int, interface: Interface | None) -> JoinError:
+    return join_error_from_oserror(
+        exc,
+        operation=f"send to {format_endpoint(group, port)}",
+        interface=None if interface is None else interface.label,
+    )
 
 
 async def _send(session: _SendSession) -> None:
@@ -146,12 +154,12 @@ async def _send(session: _SendSession) -> None:
     ) as sender:
         session.started = time.monotonic()
         try:
-            await _send_payloads(session, sender.send)
+            await _send_payloads(session, sender)
         finally:
             session.stopped = time.monotonic()
 
 
-async def _send_payloads(session: _SendSession, send: Callable[[bytes], Awaitable[None]]) -> None:
+async def _send_payloads(session: _SendSession, sender: MulticastSender) -> None:
     options = session.options
     stdin = None
     # --size is the whole datagram: the sequence header takes part of it.
@@ -161,26 +169,49 @@ async def _send_payloads(session: _SendSession, send: Callable[[bytes], Awaitabl
         stdin = _StdinPayloads(chunk if options.binary else None)
     limit = options.count if options.count is not None or stdin is not None else 1
     pad = options.size - header if options.size is not None and not options.binary else 0
-    start = trio.current_time()
+    padded = (options.message or b"").ljust(pad, b"\0")
+    stream_id = session.stream_id
+    interval = None if options.rate is None else 1 / options.rate
+    current_time = trio.current_time
+    start = current_time()
     number = 0
     while limit is None or number < limit:
-        if options.rate is not None:
-            # A fixed schedule, so the rate does not drift with the send time.
-            await trio.sleep_until(start + number / options.rate)
+        if interval is not None:
+            # A fixed schedule, so the rate does not drift with the send
+            # time; behind it, the due datagrams go out back to back.
+            due = start + number * interval
+            if current_time() < due:
+                await trio.sleep_until(due)
         if stdin is None:
-            body = options.message or b""
+            body = padded
         else:
             next_body = await stdin.next()
             if next_body is None:
                 return
-            body = next_body
-        body = body.ljust(pad, b"\0")
-        if session.stream_id is not None:
-            body = pack_header(number, time.time_ns(), session.stream_id) + body
-        await send_datagram(send, body, options.group, options.port, options.interface)
+            body = next_body.ljust(pad, b"\0")
+        if stream_id is not None:
+            body = pack_header_unchecked(number, time.time_ns(), stream_id) + body
+        await _send_one(sender, body, options, number)
         number += 1
         session.datagrams = number
         session.bytes += len(body)
+
+
+async def _send_one(
+    sender: MulticastSender, body: bytes, options: SendOptions, number: int
+) -> None:
+    """One datagram: at once when the socket takes it, else waiting for room."""
+    try:
+        sender.send_nowait(body)
+    except trio.WouldBlock:
+        await send_datagram(sender.send, body, options.group, options.port, options.interface)
+        return
+    except OSError as exc:
+        raise _send_error(exc, options.group, options.port, options.interface) from exc
+    # A checkpoint now and then, not per datagram: that would cost more
+    # than the send, and signals and cancellation are still seen in time.
+    if not number % _CHECKPOINT_EVERY:
+        await trio.lowlevel.checkpoint()
 
 
 def run_send(options: SendOptions) -> int:
