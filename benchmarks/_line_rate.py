@@ -126,23 +126,7 @@ def measure(contender: str, sink: str, rate: int, count: int, group: str, port: 
                 raise RuntimeError(f"{contender} did not start: {ready!r}")
             started = time.monotonic()
             sender = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "trio_mcast",
-                    "send",
-                    group,
-                    "-p",
-                    str(port),
-                    "-i",
-                    LOOPBACK,
-                    "--size",
-                    str(SIZE),
-                    "--count",
-                    str(count),
-                    "--rate",
-                    str(rate),
-                ],  # fmt: skip
+                _sender_argv(group, port, rate, count),
                 cwd=ROOT,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
