@@ -155,8 +155,6 @@ class ReceiveSession(Session):
         final = self.final
         tracker = self.tracker
         writer = self.writer
-        if writer is not None:
-            writer.abandon()
         return ReceiveSummary(
             datagrams=self.datagrams,
             bytes=self.bytes,
@@ -178,6 +176,9 @@ class ReceiveSession(Session):
         )
 
     def print_summary(self) -> None:
+        if self.writer is not None:
+            # The run is over: what is still queued counts as not written.
+            self.writer.close()
         if self.output_error is not None:
             error = self.output_error
             note(

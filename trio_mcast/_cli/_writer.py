@@ -17,6 +17,7 @@ import contextlib
 import errno
 import io
 import os
+import select
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Final
@@ -55,6 +56,7 @@ class StdoutWriter:
         self._condition = threading.Condition()
         self._idle = True
         self._progress = 0
+        self._closing = False
         self.written = 0
         self.unwritten = 0
         self.error: OSError | None = None
@@ -113,11 +115,20 @@ class StdoutWriter:
             self._pending -= sum(len(data) for data, _ in self._chunks)
             self._chunks.clear()
 
-    def _take(self) -> tuple[list[bytes], int]:
+    def close(self) -> None:
+        """Let the thread end once it is idle; what is still queued is abandoned."""
+        self.abandon()
+        with self._condition:
+            self._closing = True
+            self._condition.notify_all()
+
+    def _take(self) -> tuple[list[bytes], int] | None:
         with self._condition:
             while not self._chunks:
                 self._idle = True
                 self._condition.notify_all()
+                if self._closing:
+                    return None
                 self._condition.wait()
             self._idle = False
             parts: list[bytes] = []
@@ -130,13 +141,19 @@ class StdoutWriter:
             return parts, datagrams
 
     def _run(self) -> None:
-        while True:
-            parts, datagrams = self._take()
+        while (taken := self._take()) is not None:
+            parts, datagrams = taken
             data = memoryview(b"".join(parts))
             try:
                 assert self._fd is not None
                 while data:
-                    sent = os.write(self._fd, data)
+                    try:
+                        sent = os.write(self._fd, data)
+                    except BlockingIOError:
+                        # A descriptor left non-blocking by whoever shares it:
+                        # wait until it takes more, as a blocking write would.
+                        select.select([], [self._fd], [])
+                        continue
                     data = data[sent:]
                     with self._condition:
                         self._pending -= sent
@@ -205,9 +222,13 @@ class TextWriter:
     def abandon(self) -> None:
         return None
 
+    def close(self) -> None:
+        return None
+
 
 #: Either writer: both offer ``write``, ``flushed``, ``wait_flushed``,
-#: ``abandon``, and the ``written``, ``unwritten`` and ``error`` counters.
+#: ``abandon``, ``close``, and the ``written``, ``unwritten`` and ``error``
+#: counters.
 Writer = StdoutWriter | TextWriter
 
 
