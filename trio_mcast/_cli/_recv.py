@@ -175,10 +175,13 @@ class ReceiveSession(Session):
             evicted_streams=0 if tracker is None else tracker.evicted,
         )
 
-    def print_summary(self) -> None:
+    def close(self) -> None:
         if self.writer is not None:
-            # The run is over: what is still queued counts as not written.
             self.writer.close()
+
+    def print_summary(self) -> None:
+        # The run is over: what is still queued counts as not written.
+        self.close()
         if self.output_error is not None:
             error = self.output_error
             note(

@@ -146,6 +146,9 @@ class Session(abc.ABC):
     def print_summary(self) -> None:
         """Print the summary lines on stderr, unless the options silence them."""
 
+    def close(self) -> None:  # noqa: B027  # a hook: most commands hold nothing to release
+        """Release what the run held (a writer thread); called however it ended."""
+
     def exit_code(self) -> int:
         """The exit code of a run that ended without an error."""
         interrupted = self.interrupted_code()
@@ -210,8 +213,11 @@ def run_session(session: Session, body: Callable[[], Awaitable[None]]) -> int:
         BaseException: Whatever error ended the body: an error ends the run
             with its one error line (printed by the caller) and no summary.
     """
-    _run_trio(session, body)
-    if session.signum is not None:
-        session.stop_reason = session.interrupted_reason()
-    session.print_summary()
+    try:
+        _run_trio(session, body)
+        if session.signum is not None:
+            session.stop_reason = session.interrupted_reason()
+        session.print_summary()
+    finally:
+        session.close()
     return session.exit_code()
