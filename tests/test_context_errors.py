@@ -185,3 +185,21 @@ async def test_receive_after_the_user_closed_the_socket_raises_closed_resource_e
         with pytest.raises(trio.ClosedResourceError):
             receiver.receive_nowait()
         assert receiver.statistics().kernel_drops is None
+
+
+async def _chained_error_from_a_cancelled_block() -> None:
+    with trio.CancelScope() as scope:
+        async with trio_mcast.open_multicast_receiver("239.71.0.8", PORT, interface="lo"):
+            scope.cancel()
+            try:
+                raise KeyError("first")
+            except KeyError as first:
+                raise BodyError("second") from first
+
+
+async def test_the_body_exception_keeps_its_own_cause_and_context() -> None:
+    """Not chained to the cancelled pump task's group behind the scenes."""
+    with pytest.raises(BodyError, match=r"^second$") as caught:
+        await _chained_error_from_a_cancelled_block()
+    assert isinstance(caught.value.__cause__, KeyError)
+    assert caught.value.__context__ is caught.value.__cause__

@@ -186,15 +186,23 @@ def _raise_one(
     failures = [exc for exc in group.exceptions if not isinstance(exc, trio.Cancelled)]
     if body_error is not None and not isinstance(body_error, trio.Cancelled):
         if not failures:
-            raise body_error
+            _raise_as_it_was(body_error)
         raise BaseExceptionGroup("the receiver and the block both failed", [body_error, *failures])
     if not failures:
         if body_error is not None:
-            raise body_error
+            _raise_as_it_was(body_error)
         failures = list(group.exceptions)
     if len(failures) != 1:
         raise group
-    exception = failures[0]
+    _raise_as_it_was(failures[0])
+
+
+def _raise_as_it_was(exception: BaseException) -> NoReturn:
+    """Raise ``exception`` from inside an ``except`` block without chaining it to that block.
+
+    Python would set its ``__context__`` to the group being handled; the
+    caller must see the exception exactly as it was raised.
+    """
     context = exception.__context__
     try:
         raise exception
