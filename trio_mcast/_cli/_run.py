@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -28,7 +28,7 @@ if sys.version_info < (3, 11):
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ["Output", "Session", "note", "run_session", "silence_stdout", "uncancelled_leaves"]
+__all__ = ["Session", "note", "run_session", "silence_stdout", "uncancelled_leaves"]
 
 
 def _one_line(text: str) -> str:
@@ -45,32 +45,6 @@ def note(line: str) -> None:
         return
     with contextlib.suppress(OSError, ValueError):
         print(f"{PROG}: {_one_line(line)}", file=stderr, flush=True)
-
-
-class Output:
-    """Standard output as bytes, flushed after every write.
-
-    A stream of ``None`` (stdout was closed at start-up) behaves like a
-    closed pipe.
-    """
-
-    def __init__(self, stream: IO[str] | None) -> None:
-        self._text = stream
-        self._binary: IO[bytes] | None = getattr(stream, "buffer", None)
-        if stream is not None and self._binary is not None:
-            # Text written before us must come out first.
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
-
-    def write(self, data: bytes) -> None:
-        if self._text is None:
-            raise BrokenPipeError("standard output is closed")
-        if self._binary is not None:
-            self._binary.write(data)
-            self._binary.flush()
-        else:
-            self._text.write(data.decode("utf-8", "surrogateescape"))
-            self._text.flush()
 
 
 def silence_stdout() -> None:
