@@ -204,6 +204,12 @@ def join_steps(
     return []
 
 
+def _joined(group: IPAddress, current: Filter | None, value: object) -> Filter:
+    if current is None:
+        raise InvalidGroupError(f"group '{group}' is not joined by this receiver", value=value)
+    return current
+
+
 def leaving(current: Filter) -> list[Step]:
     """The steps that leave a membership entirely.
 
@@ -226,8 +232,7 @@ def leave_steps(
         InvalidSourceError: ``source`` is given but the membership is not
             source-specific, or does not include it.
     """
-    if current is None:
-        raise InvalidGroupError(f"group '{group}' is not joined by this receiver", value=value)
+    current = _joined(group, current, value)
     if source is None:
         return leaving(current)
     if current.mode == EXCLUDE:
@@ -257,8 +262,7 @@ def block_steps(
         InvalidGroupError: The group is not joined.
         InvalidSourceError: The membership is source-specific.
     """
-    if current is None:
-        raise InvalidGroupError(f"group '{group}' is not joined by this receiver", value=value)
+    current = _joined(group, current, value)
     if current.mode == INCLUDE:
         raise InvalidSourceError(
             f"group '{group}' is joined {_describe(current)}: block() works on any-source"
@@ -282,8 +286,7 @@ def unblock_steps(
         InvalidSourceError: The membership is source-specific, or does not
             block ``source``.
     """
-    if current is None:
-        raise InvalidGroupError(f"group '{group}' is not joined by this receiver", value=value)
+    current = _joined(group, current, value)
     if current.mode == INCLUDE:
         raise InvalidSourceError(
             f"group '{group}' is joined {_describe(current)}: unblock() works on any-source"

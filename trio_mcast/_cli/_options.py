@@ -302,12 +302,13 @@ def send_options(args: argparse.Namespace) -> SendOptions:
             environment variable is).
     """
     given_group, from_stdin = _send_operands(args)
-    group = str(validate_group(given_group if given_group is not None else default_group()))
+    address = validate_group(given_group if given_group is not None else default_group())
+    group = str(address)
     port = default_port() if args.port is None else validate_port(args.port)
     interface = _interface(args, group)
     ttl = default_ttl() if args.ttl is None else validate_ttl(args.ttl)
     count = _count(args)
-    family = socket.AF_INET6 if validate_group(group).version == 6 else socket.AF_INET
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
     header = HEADER_SIZE if args.sequence else 0
     limit = max_udp_payload(family)
     size = (
@@ -320,7 +321,7 @@ def send_options(args: argparse.Namespace) -> SendOptions:
         if header + len(message) > limit:
             raise InvalidArgumentError(
                 f"message makes a datagram of {header + len(message)} bytes, more than the"
-                f" {limit} an IPv{validate_group(group).version} datagram carries",
+                f" {limit} an IPv{address.version} datagram carries",
                 parameter="message",
                 value=args.message,
             )
