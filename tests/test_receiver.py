@@ -481,14 +481,15 @@ async def test_the_receiver_shows_its_sources_and_interface_index() -> None:
             f" interface='lo' interface_index={index}"
             " sources=['127.0.0.1', '127.0.0.2', '127.0.0.3']>"
         )
-    # Left to the kernel, which needs a route to choose by.
+    # Left to the kernel, which needs a route to choose by: the index is the
+    # interface that route takes.
     netns.run_ip("route", "add", "239.21.0.3/32", "dev", "lo")
     try:
         async with trio_mcast.open_multicast_receiver("239.21.0.3", PORT) as anyone:
-            assert (anyone.sources, anyone.interface_index) == ((), None)
+            assert (anyone.sources, anyone.interface_index, anyone.state) == ((), index, "joined")
             assert repr(anyone) == (
                 f"<MulticastReceiver groups=['239.21.0.3'] port={PORT} interface=None"
-                " interface_index=None>"
+                f" interface_index={index}>"
             )
     finally:
         netns.run_ip("route", "del", "239.21.0.3/32", "dev", "lo")

@@ -63,6 +63,10 @@ class ReceiverStatistics(NamedTuple):
         filtered: Datagrams discarded because their destination was not one
             of the joined groups (for example unicast to the port).
         pending: Datagrams waiting in the queue now.
+        rejoins: Times every membership was joined again on the interface
+            after it had been lost (recreated, renumbered, back).
+        interface_losses: Times the interface the memberships were on
+            disappeared.
     """
 
     datagrams: int
@@ -72,3 +76,5 @@ class ReceiverStatistics(NamedTuple):
     kernel_drops: int | None
     filtered: int
     pending: int
+    rejoins: int = 0
+    interface_losses: int = 0

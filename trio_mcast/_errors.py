@@ -21,6 +21,7 @@ __all__ = [
     "InvalidSourceError",
     "JoinError",
     "MulticastError",
+    "NetlinkError",
     "describe",
     "join_error_from_oserror",
 ]
@@ -296,3 +297,20 @@ def join_error_from_oserror(
     return JoinError(
         message, errno=code, group=group, interface=interface, source=source, hint=hint
     )
+
+
+class NetlinkError(MulticastError):
+    """The kernel's rtnetlink data could not be parsed, or a request failed.
+
+    Attributes:
+        offset: Where in the data the problem is, in bytes; ``None`` for a
+            request the kernel refused.
+        errno: The kernel's error number for a refused request, else ``None``.
+    """
+
+    def __init__(
+        self, message: str, *, offset: int | None = None, errno: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.errno = errno

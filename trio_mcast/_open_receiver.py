@@ -157,6 +157,7 @@ async def open_multicast_receiver(
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(receiver._run)
+                nursery.start_soon(receiver._follow_interface)
                 try:
                     yield receiver
                 except BaseException as exc:

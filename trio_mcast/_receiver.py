@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import weakref
 from typing import TYPE_CHECKING, Final, NoReturn
 
 import trio
@@ -10,7 +11,8 @@ import trio
 from ._datagram import Datagram, ReceiverStatistics
 from ._drain import DrainCounters, make_drainer
 from ._errors import InvalidGroupError
-from ._join import initial_filter
+from ._interface_watch import EventStream, InterfaceWatch
+from ._join import bind_to_interface, enable_ancillary_data, initial_filter
 from ._membership import block_steps, join_steps, leave_steps, unblock_steps
 from ._membership_table import MembershipTable
 from ._procnet import kernel_drops
@@ -25,6 +27,10 @@ from ._validate import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from ._drain import Drainer
+    from ._events import ReceiverEvent, ReceiverState
     from ._join import JoinedSocket
     from ._membership import Membership
     from ._validate import AddressesLike, AddressLike, JoinSpec
@@ -94,16 +100,10 @@ class MulticastReceiver:
             self._groups_by_address,
         )
         self._counters = DrainCounters()
-        self._drain = make_drainer(
-            joined.sock,
-            max_datagram_size=max_datagram_size,
-            fixed_group=_fixed_group(joined),
-            groups_by_address=self._groups_by_address,
-            metadata=metadata,
-            counters=self._counters,
-            ingress_check=joined.ingress_check,
-        )
+        self._metadata = metadata
         self._max_datagram_size = max_datagram_size
+        self._ingress_check = joined.ingress_check
+        self._drain = self._make_drainer()
         self._queue: DatagramQueue[Datagram] = DatagramQueue(queue_size, overflow)
         self._pending = self._queue.consumer_view()
         self._overflow = overflow
@@ -119,6 +119,39 @@ class MulticastReceiver:
         self._receiving = False
         self._until_schedule = _SCHEDULE_EVERY
         self._closed = False
+        self._event_streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
+        # Last: the subscription is one more descriptor for _close() to release.
+        self._watch = InterfaceWatch.open(
+            spec.iface, self._memberships, spec.groups[0], self._rebind, self._publish
+        )
+
+    def _make_drainer(self) -> Drainer:
+        return make_drainer(
+            self._sock,
+            max_datagram_size=self._max_datagram_size,
+            fixed_group=_fixed_group(self._joined),
+            groups_by_address=self._groups_by_address,
+            metadata=self._metadata,
+            counters=self._counters,
+            ingress_check=self._ingress_check,
+        )
+
+    def _rebind(self, ifindex: int) -> None:
+        """Deliver only what arrives on ``ifindex``, the interface's new index (IPv6)."""
+        if self._family != socket.AF_INET6 or self._spec.iface is None:
+            return
+        # Changing a socket's device needs CAP_NET_RAW; without it the
+        # receiver checks the ingress interface itself, as at open.
+        ingress = None if bind_to_interface(self._sock, ifindex) else ifindex
+        if ingress is not None:
+            enable_ancillary_data(self._sock, self._family, pktinfo=True, timestamps=False)
+        if ingress != self._ingress_check:
+            self._ingress_check = ingress
+            self._drain = self._make_drainer()
+
+    def _publish(self, event: ReceiverEvent) -> None:
+        for stream in list(self._event_streams):
+            stream.put(event)
 
     def __repr__(self) -> str:
         admitted = self.sources
@@ -158,8 +191,52 @@ class MulticastReceiver:
 
     @property
     def interface_index(self) -> int | None:
-        """The index of the interface the memberships are on; ``None`` = kernel's choice."""
-        return self._joined.interface.ifindex or None
+        """The index of the interface the memberships are on now.
+
+        It changes when the interface is recreated (or its address moves);
+        ``None`` while waiting for it, and with ``interface=None`` where the
+        kernel's choice cannot be looked up (not Linux).
+        """
+        if self._watch is not None and self._watch.waiting:
+            return None
+        return self._memberships.interface.ifindex or None
+
+    @property
+    def state(self) -> ReceiverState:
+        """``"joined"``, ``"waiting for interface"``, or ``"unknown"``.
+
+        ``"unknown"`` where the receiver cannot follow its interface: the
+        platform has no rtnetlink (not Linux), or the kernel refused the
+        subscription. The memberships are then not followed.
+        """
+        if self._watch is None:
+            return "unknown"
+        return "waiting for interface" if self._watch.waiting else "joined"
+
+    def events(self) -> AsyncIterator[ReceiverEvent]:
+        """What happens to the interface from now on: an async iterator of events.
+
+        Calling it is opting in: events before the call are not kept, and
+        a receiver nobody asked pays nothing for them. Each call gets every
+        event from then on. Iteration ends when the receiver closes. A reader
+        that falls 1024 events behind loses the oldest.
+
+        Yields:
+            :class:`InterfaceLost`, :class:`InterfaceReturned`,
+            :class:`Rejoined` and :class:`RejoinFailed`, in order. Where the
+            state is ``"unknown"`` there are none.
+
+        Example:
+            >>> async def log_events(receiver):
+            ...     async for event in receiver.events():
+            ...         print(type(event).__name__, event.timestamp)
+        """
+        stream = EventStream()
+        if self._closed:
+            stream.close()
+        else:
+            self._event_streams.add(stream)
+        return stream
 
     @property
     def socket(self) -> trio.socket.SocketType:
@@ -180,6 +257,7 @@ class MulticastReceiver:
         """Counters since the receiver opened; ``kernel_drops`` is read now."""
         queue = self._queue.statistics()
         counters = self._counters
+        watch = self._watch
         return ReceiverStatistics(
             datagrams=queue.received,
             bytes=counters.bytes,
@@ -188,6 +266,8 @@ class MulticastReceiver:
             kernel_drops=None if self._closed else kernel_drops(self._sock),
             filtered=counters.filtered,
             pending=queue.pending,
+            rejoins=0 if watch is None else watch.rejoins,
+            interface_losses=0 if watch is None else watch.interface_losses,
         )
 
     def __aiter__(self) -> MulticastReceiver:
@@ -348,8 +428,13 @@ class MulticastReceiver:
         finally:
             self._waiting_for_data.unpark_all()
 
+    async def _follow_interface(self) -> None:
+        """Keep the memberships on the interface; returns at once where that is unknown."""
+        if self._watch is not None:
+            await self._watch.run()
+
     async def _pump(self) -> NoReturn:
-        drain = self._drain
+        # self._drain is looked up per batch: a rejoin may replace it.
         deliver = self._deliver
         # A full batch means the kernel likely holds more: a plain schedule
         # point is cheaper than another round through epoll.
@@ -371,7 +456,7 @@ class MulticastReceiver:
                     await _wait_readable(self._sock)
                 finally:
                     self._pump_waits_on_socket = False
-            batch = drain(limit)
+            batch = self._drain(limit)
             more_waiting = len(batch) == limit
             if batch:
                 deliver(batch)
@@ -510,5 +595,11 @@ class MulticastReceiver:
         self._closed = True
         # What is still queued can no longer be received: receive() raises.
         self._queue.clear()
-        self._memberships.close()
-        self._trio_socket.close()
+        try:
+            if self._watch is not None:
+                self._watch.close()
+            self._memberships.close()
+        finally:
+            self._trio_socket.close()
+            for stream in list(self._event_streams):
+                stream.close()

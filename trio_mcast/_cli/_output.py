@@ -106,6 +106,8 @@ class ReceiveSummary(NamedTuple):
         sequence_totals: Counts over every stream seen, evicted ones
             included; ``None`` sums :attr:`streams`.
         evicted_streams: Streams no longer tracked, to bound memory.
+        interface_losses: Times the receiver's interface disappeared.
+        rejoins: Times its memberships were joined again after that.
     """
 
     datagrams: int
@@ -125,6 +127,8 @@ class ReceiveSummary(NamedTuple):
     receive_buffer: int | None = None
     sequence_totals: StreamTotals | None = None
     evicted_streams: int = 0
+    interface_losses: int = 0
+    rejoins: int = 0
 
 
 class SendSummary(NamedTuple):
@@ -428,6 +432,11 @@ def format_receive_summary(summary: ReceiveSummary) -> list[str]:
             else f", receive buffer {_plural(summary.receive_buffer, 'byte')}"
         ),
     ]
+    if summary.interface_losses or summary.rejoins:
+        lines.append(
+            f"interface: lost {_plural(summary.interface_losses, 'time')},"
+            f" re-joined {_plural(summary.rejoins, 'time')}"
+        )
     if summary.unwritten:
         lines.append(
             f"output: {summary.written} written, {summary.unwritten} not written (standard"

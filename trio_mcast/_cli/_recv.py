@@ -16,6 +16,7 @@ import trio
 
 from .._open_receiver import open_multicast_receiver
 from .._sequence import SequenceTracker
+from ._event_output import EventLines, event_record
 from ._exits import EXIT_NETWORK, EXIT_NOTHING_RECEIVED, EXIT_OK, EXIT_STREAM_STOPPED
 from ._output import (
     ReceiveSummary,
@@ -169,6 +170,8 @@ class ReceiveSession(Session):
             queue_drops=0 if final is None else final.queue_drops,
             truncated=0 if final is None else final.truncated,
             filtered=0 if final is None else final.filtered,
+            interface_losses=0 if final is None else final.interface_losses,
+            rejoins=0 if final is None else final.rejoins,
             streams=() if tracker is None else tuple(tracker.reports()),
             unsequenced=None if tracker is None else tracker.unsequenced,
             sequence_totals=None if tracker is None else tracker.totals(),
@@ -229,6 +232,18 @@ async def _report_rates(session: ReceiveSession, receiver: MulticastReceiver) ->
         previous, previous_time = current, now
 
 
+async def _report_events(session: ReceiveSession, receiver: MulticastReceiver) -> None:
+    """Print what happens to the interface on stderr; with ``jsonl``, on stdout too."""
+    lines = EventLines()
+    jsonl = session.writer is not None and session.options.output_format == "jsonl"
+    async for event in receiver.events():
+        line = lines.line(event)
+        if line is not None and not session.options.quiet:
+            note(line)
+        if jsonl and session.writer is not None:
+            session.writer.write(event_record(event).encode("ascii") + b"\n", 0)
+
+
 async def _receive_datagrams(session: ReceiveSession, receiver: MulticastReceiver) -> None:
     options = session.options
     count = options.count
@@ -269,6 +284,7 @@ async def receive(
         session.joined(receiver)
         try:
             async with trio.open_nursery() as nursery:
+                nursery.start_soon(_report_events, session, receiver)
                 if options.stats:
                     nursery.start_soon(_report_rates, session, receiver)
                 if companion is not None:

@@ -1,0 +1,29 @@
+"""rtnetlink: the kernel's interface, address and route notifications (Linux).
+
+:mod:`._messages` parses and builds messages (pure); :mod:`._socket` opens
+the sockets and asks the kernel.
+"""
+
+from __future__ import annotations
+
+from ._messages import AddressMessage, LinkMessage, Message, RouteMessage, parse_messages
+from ._socket import (
+    AVAILABLE,
+    ipv4_addresses,
+    open_notifications,
+    read_notifications,
+    route_interface,
+)
+
+__all__ = [
+    "AVAILABLE",
+    "AddressMessage",
+    "LinkMessage",
+    "Message",
+    "RouteMessage",
+    "ipv4_addresses",
+    "open_notifications",
+    "parse_messages",
+    "read_notifications",
+    "route_interface",
+]
