@@ -9,6 +9,7 @@ import pydoc
 import socket
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,9 @@ EXPECTED_EXPORTS = {
     "ConfigError",
     "Datagram",
     "Interface",
+    "InterfaceLost",
     "InterfaceNotFoundError",
+    "InterfaceReturned",
     "InvalidArgumentError",
     "InvalidGroupError",
     "InvalidInterfaceError",
@@ -33,7 +36,11 @@ EXPECTED_EXPORTS = {
     "MulticastError",
     "MulticastReceiver",
     "MulticastSender",
+    "ReceiverEvent",
+    "ReceiverState",
     "ReceiverStatistics",
+    "RejoinFailed",
+    "Rejoined",
     "__version__",
     "joinstep",
     "main",
@@ -53,11 +60,29 @@ def test_all_lists_exactly_the_public_names() -> None:
         assert hasattr(trio_mcast, name), name
 
 
+#: Type aliases: typing objects, which cannot claim a module or a docstring.
+TYPE_ALIASES = {"ReceiverEvent", "ReceiverState"}
+
+
 def test_public_objects_claim_the_package_and_have_docstrings() -> None:
-    for name in EXPECTED_EXPORTS - {"__version__"}:
+    for name in EXPECTED_EXPORTS - {"__version__"} - TYPE_ALIASES:
         obj = getattr(trio_mcast, name)
         assert obj.__module__ == "trio_mcast" or obj.__module__.startswith("trio_mcast."), name
         assert obj.__doc__, name
+
+
+def test_type_aliases_name_only_public_values() -> None:
+    assert set(typing.get_args(trio_mcast.ReceiverEvent)) == {
+        trio_mcast.InterfaceLost,
+        trio_mcast.InterfaceReturned,
+        trio_mcast.Rejoined,
+        trio_mcast.RejoinFailed,
+    }
+    assert typing.get_args(trio_mcast.ReceiverState) == (
+        "joined",
+        "waiting for interface",
+        "unknown",
+    )
 
 
 def test_error_hierarchy() -> None:

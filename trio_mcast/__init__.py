@@ -34,6 +34,14 @@ from ._errors import (
     JoinError,
     MulticastError,
 )
+from ._events import (
+    InterfaceLost,
+    InterfaceReturned,
+    ReceiverEvent,
+    ReceiverState,
+    RejoinFailed,
+    Rejoined,
+)
 from ._membership import Membership
 from ._open_receiver import open_multicast_receiver, serve_multicast
 from ._receiver import MulticastReceiver
@@ -69,7 +77,9 @@ __all__ = [
     "ConfigError",
     "Datagram",
     "Interface",
+    "InterfaceLost",
     "InterfaceNotFoundError",
+    "InterfaceReturned",
     "InvalidArgumentError",
     "InvalidGroupError",
     "InvalidInterfaceError",
@@ -81,7 +91,11 @@ __all__ = [
     "MulticastError",
     "MulticastReceiver",
     "MulticastSender",
+    "ReceiverEvent",
+    "ReceiverState",
     "ReceiverStatistics",
+    "RejoinFailed",
+    "Rejoined",
     "__version__",
     "joinstep",
     "main",

@@ -238,8 +238,8 @@ class Follower:
             self.names.pop(self.joined_on, None)
         self.joined_on = None
         self._joined_alive = True
-        if self.target.by_route and self.target_at is not None:
-            # The route chose that interface; after losing it, ask again.
+        if self.target.by_route:
+            # The route chose that interface; another may serve the group now.
             self.target_at = None
             self._route_wanted = True
 

@@ -9,6 +9,7 @@ memberships. :class:`EventStream` hands what happened to whoever called
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import socket
 import time
@@ -156,7 +157,10 @@ class InterfaceWatch:
         self._sock.close()
 
     def _resync(self) -> None:
-        addresses = _netlink.ipv4_addresses() if self.follower.target.address is not None else []
+        addresses = []
+        if self.follower.target.address is not None:
+            with contextlib.suppress(NetlinkError):
+                addresses = _netlink.ipv4_addresses()
         self.follower.resync(dict(socket.if_nameindex()), addresses)
 
     async def run(self) -> NoReturn:
@@ -168,7 +172,11 @@ class InterfaceWatch:
             wake_at = self._act()
             with trio.move_on_at(wake_at):
                 await wait_readable(self._sock)
-            messages = _netlink.read_notifications(self._sock)
+            try:
+                messages = _netlink.read_notifications(self._sock)
+            except (NetlinkError, OSError):
+                # Never seen; but a receiver must not die of it: look afresh.
+                messages = None
             if messages is None:
                 self._resync()
                 continue
