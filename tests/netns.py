@@ -373,6 +373,31 @@ def _spawn_host_process() -> subprocess.Popen[str]:
     return process
 
 
+def spawn_host(name: str, number: int, *, interface: str = "eth0") -> Host:
+    """A host with no links yet: a child holding a fresh network namespace.
+
+    The caller links it up (``ip link add ... netns <pid>``) and must kill
+    and wait for ``host.process`` when done.
+    """
+    return Host(name, number, _spawn_host_process(), interface=interface)
+
+
+def run_ip_batch(commands: Sequence[str], *, netns_pid: int | None = None) -> None:
+    """Run several ``ip`` commands in one process (``ip -batch``), in order.
+
+    Raises:
+        RuntimeError: A command failed; the message carries ``ip``'s stderr.
+    """
+    command = ["ip", "-batch", "-"]
+    if netns_pid is not None:
+        command = ["nsenter", "-t", str(netns_pid), "-n", *command]
+    result = subprocess.run(
+        command, input="\n".join(commands) + "\n", capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"ip -batch failed: {result.stderr.strip()}")
+
+
 _lan_serial = itertools.count()
 
 

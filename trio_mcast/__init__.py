@@ -39,8 +39,8 @@ from ._events import (
     InterfaceReturned,
     ReceiverEvent,
     ReceiverState,
-    RejoinFailed,
     Rejoined,
+    RejoinFailed,
 )
 from ._membership import Membership
 from ._open_receiver import open_multicast_receiver, serve_multicast

@@ -141,8 +141,10 @@ class InterfaceWatch:
                 if index is not None:
                     memberships.assume(ResolvedInterface(index, None, None))
             watch = cls(notifications, memberships, target, route_group, rebind, publish)
-            # Names now, so that a loss noticed later can still name the interface.
-            watch.follower.names = dict(socket.if_nameindex())
+            # Subscribed first, then looked: whatever changed since the joins
+            # is seen here, and everything after it is notified. The names
+            # also let a loss noticed later name the interface.
+            watch._resync()
             return watch
         except BaseException:
             notifications.close()
@@ -165,8 +167,6 @@ class InterfaceWatch:
 
     async def run(self) -> NoReturn:
         """Follow the interface until cancelled."""
-        # Whatever changed between the joins and the subscription.
-        self._resync()
         wait_readable = trio.lowlevel.wait_readable
         while True:
             wake_at = self._act()
