@@ -297,6 +297,9 @@ def test_rate_line() -> None:
     assert format_rate(0, 0, None, None) == (
         "rate: 0 datagrams/s, 0 bit/s, kernel drops n/a, gaps n/a"
     )
+    assert format_rate(0, 0, 0, None, waiting=True) == (
+        "rate: 0 datagrams/s, 0 bit/s, kernel drops 0, gaps n/a; waiting for the interface"
+    )
 
 
 def test_stream_line_with_latency() -> None:

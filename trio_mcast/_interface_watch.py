@@ -80,6 +80,23 @@ def _target(interface: Interface | None) -> Target:
     return Target(interface.name, interface.index, interface.address)
 
 
+def _joined_index(target: Target, route_group: IPAddress) -> int | None:
+    """The index the kernel put memberships on when they were joined without one.
+
+    That is a join by a secondary IPv4 address (the kernel finds the
+    interface that holds it), or with no interface (the route's).
+    """
+    try:
+        if target.address is not None:
+            held = [
+                index for index, address in _netlink.ipv4_addresses() if address == target.address
+            ]
+            return held[0] if held else None
+        return _netlink.route_interface(route_group)
+    except NetlinkError:
+        return None
+
+
 class InterfaceWatch:
     """One receiver's rtnetlink subscription, follower, counters and event streams.
 
@@ -133,13 +150,14 @@ class InterfaceWatch:
             return None
         try:
             target = _target(interface)
-            if target.by_route:
-                try:
-                    index = _netlink.route_interface(route_group)
-                except NetlinkError:
-                    index = None
-                if index is not None:
-                    memberships.assume(ResolvedInterface(index, None, None))
+            if not memberships.interface.ifindex:
+                index = _joined_index(target, route_group)
+                if index is None:
+                    # Joined, but where cannot be told: unknown, not faked.
+                    notifications.close()
+                    return None
+                current = memberships.interface
+                memberships.assume(ResolvedInterface(index, current.address, current.label))
             watch = cls(notifications, memberships, target, route_group, rebind, publish)
             # Subscribed first, then looked: whatever changed since the joins
             # is seen here, and everything after it is notified. The names

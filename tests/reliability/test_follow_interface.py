@@ -13,6 +13,7 @@ route of its own).
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import time
@@ -25,6 +26,7 @@ import trio
 import trio.testing
 
 import trio_mcast
+import trio_mcast._netlink
 from tests import netns
 from tests.cli_process import LISTENING, cli_argv, running_cli
 from tests.receiving import DEADLINE, receive_n, receive_until
@@ -460,3 +462,79 @@ async def test_the_cli_reports_each_event_on_stderr_and_as_jsonl(link: Recreatab
     assert returncode == 0, errors
     assert [json.loads(line)["payload"] for line in output] == ["after"]
     assert "trio-mcast: interface: lost 1 time, re-joined 1 time" in errors
+
+
+MEMBERSHIP_LIMIT: Final = "/proc/sys/net/ipv4/igmp_max_memberships"
+
+
+async def test_a_refused_rejoin_is_retried_with_back_off_and_leaves_nothing_half_joined(
+    link: RecreatableLink,
+) -> None:
+    groups = ["239.62.0.1", "239.62.0.3", "239.62.0.4"]
+    limit = await trio.Path(MEMBERSHIP_LIMIT).read_text()
+    async with trio_mcast.open_multicast_receiver(
+        groups, PORT, interface=LINK, bind_to_group=False
+    ) as receiver:
+        events = receiver.events()
+        link.delete()
+        assert isinstance(await next_event(events), trio_mcast.InterfaceLost)
+        try:
+            await trio.Path(MEMBERSHIP_LIMIT).write_text("1")
+            new = link.create()
+            assert isinstance(await next_event(events), trio_mcast.InterfaceReturned)
+            failed = await next_event(events)
+            assert isinstance(failed, trio_mcast.RejoinFailed)
+            assert isinstance(failed.error, trio_mcast.JoinError)
+            assert (failed.group, failed.error.errno) == (groups[1], errno.ENOBUFS)
+            assert failed.retry_in == pytest.approx(0.1)
+            # All or nothing: the first group, joined before the refusal, was left.
+            assert groups_on(socket.AF_INET) & set(groups) == set()
+            assert receiver.state == "waiting for interface"
+            # Refused again, later each time, until the limit is raised.
+            again = await next_event(events)
+            assert isinstance(again, trio_mcast.RejoinFailed)
+            assert again.retry_in == pytest.approx(0.2)
+        finally:
+            await trio.Path(MEMBERSHIP_LIMIT).write_text(limit)
+        with trio.fail_after(DEADLINE):
+            async for event in events:
+                if isinstance(event, trio_mcast.Rejoined):
+                    break
+                assert isinstance(event, trio_mcast.RejoinFailed)
+        assert event == trio_mcast.Rejoined(event.timestamp, tuple(groups), new)
+        assert groups_on(socket.AF_INET) >= set(groups)
+        link.connect_peer()
+        await delivers(link, receiver, groups[2], 3)
+        statistics = receiver.statistics()
+        assert (statistics.rejoins, statistics.interface_losses) == (1, 1)
+
+
+@pytest.mark.parametrize("failure", ["no rtnetlink", "subscription refused"])
+async def test_without_rtnetlink_the_state_is_unknown_and_nothing_is_followed(
+    link: RecreatableLink, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    if failure == "no rtnetlink":
+        monkeypatch.setattr(trio_mcast._netlink, "AVAILABLE", False)
+    else:
+
+        def refuse() -> socket.socket:
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+
+        monkeypatch.setattr(trio_mcast._netlink, "open_notifications", refuse)
+    group = GROUPS[socket.AF_INET]
+    index = socket.if_nametoindex(LINK)
+    fds_before = netns.open_fd_count()
+    async with trio_mcast.open_multicast_receiver(group, PORT, interface=LINK) as receiver:
+        events = receiver.events()
+        assert (receiver.state, receiver.interface_index) == ("unknown", index)
+        await delivers(link, receiver, group)
+        link.delete()
+        link.create()
+        await trio.testing.wait_all_tasks_blocked()
+        # Not followed, and not pretended: still unknown, nothing rejoined.
+        assert receiver.state == "unknown"
+        assert group not in groups_on(socket.AF_INET)
+        statistics = receiver.statistics()
+        assert (statistics.rejoins, statistics.interface_losses) == (0, 0)
+    assert [event async for event in events] == []
+    assert netns.open_fd_count() == fds_before

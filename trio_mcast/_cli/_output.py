@@ -363,7 +363,12 @@ def _or_na(value: int | None) -> str:
 
 
 def format_rate(
-    datagrams_per_second: float, bits_per_second: float, kernel_drops: int | None, gaps: int | None
+    datagrams_per_second: float,
+    bits_per_second: float,
+    kernel_drops: int | None,
+    gaps: int | None,
+    *,
+    waiting: bool = False,
 ) -> str:
     """The live ``--stats`` line.
 
@@ -372,14 +377,18 @@ def format_rate(
         bits_per_second: The payload bit rate over the last interval.
         kernel_drops: Kernel drops so far, or ``None`` if unknown.
         gaps: Missing sequence numbers so far, or ``None`` without tracking.
+        waiting: The receiver's interface is gone: a zero rate is no news.
 
     Example:
         >>> format_rate(10, 8000, 0, None)
         'rate: 10 datagrams/s, 8.00 kbit/s, kernel drops 0, gaps n/a'
+        >>> format_rate(0, 0, 0, None, waiting=True)[-34:]
+        'gaps n/a; waiting for the interface'
     """
     return (
         f"rate: {datagrams_per_second:.0f} datagrams/s, {format_bitrate(bits_per_second)},"
         f" kernel drops {_or_na(kernel_drops)}, gaps {_or_na(gaps)}"
+        + ("; waiting for the interface" if waiting else "")
     )
 
 

@@ -227,6 +227,7 @@ async def _report_rates(session: ReceiveSession, receiver: MulticastReceiver) ->
                 (current.bytes - previous.bytes) * 8 / elapsed,
                 current.kernel_drops,
                 None if tracker is None else tracker.lost,
+                waiting=receiver.state == "waiting for interface",
             )
         )
         previous, previous_time = current, now
