@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from . import _flood, _fresh_malloc, _line_rate, _live, _statcall, _throughput
+from . import _flood, _fresh_malloc, _line_rate, _live, _rejoin, _statcall, _throughput
 from ._net import (
     allow_memberships,
     group_addresses,
@@ -86,6 +86,8 @@ LATENCY_LIMIT: Final = 1.5
 RSS_LIMIT: Final = 64 << 20
 STATISTICS_SOCKETS: Final = 20_000
 STATISTICS_LIMIT_US: Final = 50.0
+#: Memberships are back within this long (ms) of the interface appearing.
+REJOIN_LIMIT_MS: Final = 1000.0
 # "Throughput must not fall with the number of groups beyond what recvmsg
 # itself costs": going from 1 to K groups, trio_mcast-iter may lose what going
 # from raw-recvfrom (1 group) to raw-recvmsg (K groups) loses, and 10% more.
@@ -300,6 +302,34 @@ def statistics_table(results: Results) -> str:
     return (
         "statistics() per call (us; other bound UDP sockets open in the namespace)\n"
         + format_table(headers, rows)
+    )
+
+
+def run_rejoin(settings: Settings) -> Results:
+    """Link recreations under a receiver: time to rejoin and to deliver again."""
+    results = _new_results(["recreate"], ["trio_mcast"])
+    for repetition in range(settings.repetitions):
+        _log(f"rejoin, repetition {repetition + 1}/{settings.repetitions}")
+        samples = _rejoin.measure(settings.rejoin_cycles, next_port())
+        results["recreate"]["trio_mcast"].extend(samples)
+    return results
+
+
+def rejoin_table(results: Results) -> str:
+    """Milliseconds from creating the link: the ``ip`` command, the rejoin, the first datagram."""
+    samples = results["recreate"]["trio_mcast"]
+    cells = []
+    for metric in _rejoin.METRICS:
+        summary = summarize(samples, metric)
+        cells.append(
+            "-"
+            if summary is None
+            else f"{summary.median:.1f} ({spread(summary, lambda ms: f'{ms:.1f}')})"
+        )
+    return (
+        f"link recreated under a receiver ({len(samples)} times): ms from the start of"
+        " 'ip link add', median (min-max)\n"
+        + format_table([f"{metric} ms" for metric in _rejoin.METRICS], [cells])
     )
 
 
@@ -608,6 +638,24 @@ def evaluate_targets(results: Mapping[str, Results]) -> list[Target]:
                 None if math.isnan(wall) else min(wall, cpu) <= STATISTICS_LIMIT_US,
             )
         )
+    rejoin = results.get("rejoin")
+    name = f"rejoin after the interface is recreated: <= {REJOIN_LIMIT_MS / 1000:g} s"
+    if rejoin is None:
+        targets.append(Target(name, "not run", None))
+    else:
+        samples = rejoin["recreate"]["trio_mcast"]
+        slowest = max((sample["rejoined"] for sample in samples), default=math.nan)
+        worst_ip = max((sample["ip"] for sample in samples), default=math.nan)
+        targets.append(
+            Target(
+                name,
+                f"median {_median(rejoin, 'recreate', 'trio_mcast', 'rejoined'):.1f} ms,"
+                f" slowest {slowest:.1f} ms of {len(samples)} (the 'ip' command itself:"
+                f" median {_median(rejoin, 'recreate', 'trio_mcast', 'ip'):.1f} ms,"
+                f" slowest {worst_ip:.1f} ms)",
+                None if math.isnan(slowest) else slowest <= REJOIN_LIMIT_MS,
+            )
+        )
     return targets
 
 
@@ -625,6 +673,7 @@ _RUNNERS: Final = {
     "growth": (run_growth, growth_table),
     "statistics": (run_statistics, statistics_table),
     "line-rate": (run_line_rate, line_rate_table),
+    "rejoin": (run_rejoin, rejoin_table),
 }
 
 

@@ -10,7 +10,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Final
 
-WORKLOADS: Final = ("drain", "live", "flood", "growth", "statistics", "line-rate")
+WORKLOADS: Final = ("drain", "live", "flood", "growth", "statistics", "line-rate", "rejoin")
 OVERFLOW_POLICIES: Final = ("drop-newest", "drop-oldest")
 
 
@@ -36,6 +36,7 @@ class Settings:
         stats_calls: Calls timed per contender and repetition.
         line_rates: Sender rates for the ``recv`` line-rate workload.
         line_seconds: How long each line-rate run sends.
+        rejoin_cycles: Link recreations per repetition of the rejoin workload.
         json_path: Where to write the raw figures, if anywhere.
     """
 
@@ -55,6 +56,7 @@ class Settings:
     stats_calls: int
     line_rates: tuple[int, ...]
     line_seconds: float
+    rejoin_cycles: int
     json_path: str | None
 
 
@@ -131,5 +133,6 @@ def parse_settings(argv: list[str]) -> Settings:
         stats_calls=200 if quick else 2_000,
         line_rates=(50_000, 200_000),
         line_seconds=0.5 if quick else 2.0,
+        rejoin_cycles=5 if quick else 20,
         json_path=args.json,
     )

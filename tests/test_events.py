@@ -135,3 +135,13 @@ def test_each_event_is_a_jsonl_record_of_its_own_type() -> None:
             "retry_in": 0.2,
         },
     ]
+
+
+def test_a_refusal_about_no_one_group_is_worded_without_one() -> None:
+    lines = EventLines()
+    lines.line(InterfaceReturned(1.0, "eth0", 7, "eth0"))
+    refusal = JoinError("cannot bind the socket to interface index 7", errno=errno.EPERM)
+    assert lines.line(RejoinFailed(1.2, None, refusal, 5.0)) == (
+        "eth0 is back (index 7), but re-joining failed: cannot bind the socket to interface"
+        " index 7; retrying in 5.0 s"
+    )

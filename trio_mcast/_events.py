@@ -84,13 +84,14 @@ class RejoinFailed:
 
     Attributes:
         timestamp: When it was refused, in seconds since the epoch.
-        group: The group the kernel refused.
+        group: The group the kernel refused; ``None`` when the refusal was
+            not about one group (moving the socket to the interface).
         error: The refusal (a :class:`JoinError` with its errno and hint).
         retry_in: Seconds until the next attempt.
     """
 
     timestamp: float
-    group: str
+    group: str | None
     error: MulticastError
     retry_in: float
 

@@ -248,7 +248,7 @@ class InterfaceWatch:
             self._memberships.join_all(ResolvedInterface(ifindex, self._address, self._label))
         except JoinError as exc:
             retry_at = follower.rejoin_failed(now)
-            self._publish(RejoinFailed(time.time(), exc.group or "", exc, retry_in=retry_at - now))
+            self._publish(RejoinFailed(time.time(), exc.group, exc, retry_in=retry_at - now))
             return
         follower.rejoined(ifindex)
         self.rejoins += 1

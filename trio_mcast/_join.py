@@ -42,6 +42,7 @@ __all__ = [
     "bind_receiver",
     "bind_to_interface",
     "binds_to_group",
+    "bound_interface",
     "close_joined",
     "enable_ancillary_data",
     "initial_filter",
@@ -368,6 +369,17 @@ class JoinedSocket(NamedTuple):
     bound_group: IPAddress | None
     receive_buffer_size: int
     ingress_check: int | None = None
+
+
+def bound_interface(sock: socket.socket) -> int:
+    """The index of the device ``sock`` is bound to; 0 for none, or where that is unknown."""
+    option = PLATFORM.so_bindtoifindex
+    if option is None:
+        return 0
+    try:
+        return sock.getsockopt(socket.SOL_SOCKET, option)
+    except OSError:
+        return 0
 
 
 def bind_to_interface(sock: socket.socket, ifindex: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import weakref
 from typing import TYPE_CHECKING, Final, NoReturn
@@ -10,9 +11,9 @@ import trio
 
 from ._datagram import Datagram, ReceiverStatistics
 from ._drain import DrainCounters, make_drainer
-from ._errors import InvalidGroupError
+from ._errors import InvalidGroupError, join_error_from_oserror
 from ._interface_watch import EventStream, InterfaceWatch
-from ._join import bind_to_interface, enable_ancillary_data, initial_filter
+from ._join import bind_to_interface, bound_interface, enable_ancillary_data, initial_filter
 from ._membership import block_steps, join_steps, leave_steps, unblock_steps
 from ._membership_table import MembershipTable
 from ._procnet import kernel_drops
@@ -137,12 +138,26 @@ class MulticastReceiver:
         )
 
     def _rebind(self, ifindex: int) -> None:
-        """Deliver only what arrives on ``ifindex``, the interface's new index (IPv6)."""
+        """Deliver only what arrives on ``ifindex``, the interface's new index (IPv6).
+
+        Raises:
+            JoinError: The socket is bound to the old device and may not be
+                moved (no ``CAP_NET_RAW``).
+        """
         if self._family != socket.AF_INET6 or self._spec.iface is None:
             return
-        # Changing a socket's device needs CAP_NET_RAW; without it the
-        # receiver checks the ingress interface itself, as at open.
-        ingress = None if bind_to_interface(self._sock, ifindex) else ifindex
+        ingress = None
+        if not bind_to_interface(self._sock, ifindex):
+            if bound_interface(self._sock) not in (0, ifindex):
+                # Moving a socket to another device needs CAP_NET_RAW. Still
+                # bound to the deleted one, it would never get a datagram.
+                error = OSError(errno.EPERM, "moving the socket to it needs CAP_NET_RAW")
+                raise join_error_from_oserror(
+                    error, operation=f"bind the socket to interface index {ifindex}"
+                ) from None
+            # Never bound (an older kernel): check the ingress interface
+            # ourselves, as at open.
+            ingress = ifindex
         if ingress is not None:
             enable_ancillary_data(self._sock, self._family, pktinfo=True, timestamps=False)
         if ingress != self._ingress_check:

@@ -27,6 +27,7 @@ import trio.testing
 
 import trio_mcast
 import trio_mcast._netlink
+import trio_mcast._receiver
 from tests import netns
 from tests.cli_process import LISTENING, cli_argv, running_cli
 from tests.receiving import DEADLINE, receive_n, receive_until
@@ -287,14 +288,17 @@ async def test_memberships_joined_and_left_at_run_time_are_rebuilt_exactly(
         assert [d.group for d in received] == [kept, channel]
 
 
+@pytest.mark.parametrize("ssm", MODES)
 @pytest.mark.parametrize(("family", "naming"), NAMINGS)
 async def test_renumbering_follows_an_address_and_leaves_names_and_routes_alone(
-    link: RecreatableLink, family: socket.AddressFamily, naming: str
+    link: RecreatableLink, family: socket.AddressFamily, naming: str, ssm: bool
 ) -> None:
-    group = GROUPS[family]
+    group = (SSM_GROUPS if ssm else GROUPS)[family]
     interface = interface_for(naming)
     index = socket.if_nametoindex(LINK)
-    async with trio_mcast.open_multicast_receiver(group, PORT, interface=interface) as receiver:
+    async with trio_mcast.open_multicast_receiver(
+        group, PORT, interface=interface, sources=[THEIRS[family]] if ssm else None
+    ) as receiver:
         events = receiver.events()
         ours, prefix = OURS[family], PREFIX[family]
         renumbered = RENUMBERED[family]
@@ -340,14 +344,15 @@ async def test_an_address_is_followed_to_another_interface(link: RecreatableLink
         await delivers(link, receiver, group, 5)
 
 
+@pytest.mark.parametrize("ssm", MODES)
 @pytest.mark.parametrize(("family", "naming"), NAMINGS)
 async def test_link_down_then_up_keeps_the_memberships_and_rejoins_nothing(
-    link: RecreatableLink, family: socket.AddressFamily, naming: str
+    link: RecreatableLink, family: socket.AddressFamily, naming: str, ssm: bool
 ) -> None:
-    group = GROUPS[family]
+    group = (SSM_GROUPS if ssm else GROUPS)[family]
     index = socket.if_nametoindex(LINK)
     async with trio_mcast.open_multicast_receiver(
-        group, PORT, interface=interface_for(naming)
+        group, PORT, interface=interface_for(naming), sources=[THEIRS[family]] if ssm else None
     ) as receiver:
         netns.run_ip("link", "set", LINK, "down")
         # The kernel keeps a down interface's memberships.
@@ -365,9 +370,9 @@ STORM_CYCLES: Final = 100
 STORM_BURST: Final = 10
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize(("family", "naming"), NAMINGS)
 async def test_a_storm_of_recreations_ends_with_exactly_the_right_memberships(
-    link: RecreatableLink, family: socket.AddressFamily
+    link: RecreatableLink, family: socket.AddressFamily, naming: str
 ) -> None:
     kept = GROUPS[family]
     second = SECOND_GROUPS[family]
@@ -377,8 +382,13 @@ async def test_a_storm_of_recreations_ends_with_exactly_the_right_memberships(
         f"link del {LINK}",
         f"link add {LINK} type veth peer name {PEER} netns {link.host.pid}",
     ]
+    if naming == "address":
+        cycle.append(f"addr add {OURS[socket.AF_INET]}/24 dev {LINK}")
+    elif naming == "kernel":
+        cycle.append(f"link set {LINK} up")
+        cycle.extend(route.format(link=LINK) for route in KERNEL_ROUTES)
     async with trio_mcast.open_multicast_receiver(
-        [kept, second], PORT, interface=LINK, bind_to_group=False
+        [kept, second], PORT, interface=interface_for(naming), bind_to_group=False
     ) as receiver:
         events = receiver.events()
         await receiver.join(channel, sources=[THEIRS[family]])
@@ -417,8 +427,11 @@ async def test_a_storm_of_recreations_ends_with_exactly_the_right_memberships(
     assert groups_on(family) & {kept, second, left, channel} == set()
 
 
-async def test_the_cli_reports_each_event_on_stderr_and_as_jsonl(link: RecreatableLink) -> None:
-    group = GROUPS[socket.AF_INET]
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_the_cli_reports_each_event_on_stderr_and_as_jsonl(
+    link: RecreatableLink, family: socket.AddressFamily
+) -> None:
+    group = GROUPS[family]
     argv = cli_argv(
         "recv",
         group,
@@ -435,7 +448,7 @@ async def test_the_cli_reports_each_event_on_stderr_and_as_jsonl(link: Recreatab
     async with running_cli(argv, cwd=REPOSITORY) as recv:
         with trio.fail_after(DEADLINE):
             await recv.stderr.expect(LISTENING)
-            with link.sender(socket.AF_INET) as sender:
+            with link.sender(family) as sender:
                 sender.sendto(b"before", (group, PORT))
             assert json.loads(await recv.stdout.readline() or "")["payload"] == "before"
             link.delete()
@@ -448,7 +461,7 @@ async def test_the_cli_reports_each_event_on_stderr_and_as_jsonl(link: Recreatab
             )
             records = [json.loads(await recv.stdout.readline() or "") for _ in range(3)]
             link.connect_peer()
-            with link.sender(socket.AF_INET) as sender:
+            with link.sender(family) as sender:
                 sender.sendto(b"after", (group, PORT))
             returncode, output, errors = await recv.finish()
     assert [(r["type"], r["index"]) for r in records] == [
@@ -538,3 +551,27 @@ async def test_without_rtnetlink_the_state_is_unknown_and_nothing_is_followed(
         assert (statistics.rejoins, statistics.interface_losses) == (0, 0)
     assert [event async for event in events] == []
     assert netns.open_fd_count() == fds_before
+
+
+async def test_an_ipv6_socket_that_may_not_move_to_the_new_interface_is_a_refused_rejoin(
+    link: RecreatableLink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As without CAP_NET_RAW: the kernel refuses to move a bound socket.
+    monkeypatch.setattr(trio_mcast._receiver, "bind_to_interface", lambda sock, index: False)
+    group = GROUPS[socket.AF_INET6]
+    async with trio_mcast.open_multicast_receiver(group, PORT, interface=LINK) as receiver:
+        events = receiver.events()
+        link.delete()
+        assert isinstance(await next_event(events), trio_mcast.InterfaceLost)
+        new = link.create()
+        assert isinstance(await next_event(events), trio_mcast.InterfaceReturned)
+        failed = await next_event(events)
+    assert isinstance(failed, trio_mcast.RejoinFailed)
+    assert failed.group is None
+    assert isinstance(failed.error, trio_mcast.JoinError)
+    assert failed.error.errno == errno.EPERM
+    assert str(failed.error).startswith(
+        f"cannot bind the socket to interface index {new}: moving the socket to it needs"
+        " CAP_NET_RAW (errno 1)"
+    )
+    assert receiver.statistics().rejoins == 0

@@ -51,10 +51,8 @@ class EventLines:
         back = self._back()
         if isinstance(event, Rejoined):
             return f"{back}; re-joined {_plural(len(event.groups), 'group')}"
-        return (
-            f"{back}, but re-joining group {event.group} failed: {event.error};"
-            f" retrying in {event.retry_in:.1f} s"
-        )
+        what = "re-joining" if event.group is None else f"re-joining group {event.group}"
+        return f"{back}, but {what} failed: {event.error}; retrying in {event.retry_in:.1f} s"
 
     @staticmethod
     def _lost_subject(event: InterfaceLost) -> str:
