@@ -70,7 +70,11 @@ async def open_multicast_receiver(
             configured default (``MULTICAST_GROUP`` or 224.0.0.1).
         port: The UDP port; ``None`` is ``MULTICAST_PORT`` or 59259.
         interface: Interface name, index or local IPv4 address; ``None``
-            lets the kernel choose by its routes.
+            lets the kernel choose by its routes. On Linux the memberships
+            follow it: when it is deleted and recreated (or its address
+            moves, or the route changes after its interface is gone) they
+            are joined again; see :attr:`MulticastReceiver.state` and
+            :meth:`MulticastReceiver.events`.
         sources: Source-specific multicast (include mode): deliver only
             these senders.
         exclude: Any-source, but not these senders (exclude mode): the

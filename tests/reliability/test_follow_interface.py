@@ -394,7 +394,6 @@ async def test_a_storm_of_recreations_ends_with_exactly_the_right_memberships(
         await receiver.join(channel, sources=[THEIRS[family]])
         await receiver.join(left)
         await receiver.leave(left)
-        started = time.monotonic()
         rss_after_first_burst = 0
         for burst in range(STORM_CYCLES // STORM_BURST):
             netns.run_ip_batch(cycle * STORM_BURST)
@@ -402,7 +401,6 @@ async def test_a_storm_of_recreations_ends_with_exactly_the_right_memberships(
             await trio.testing.wait_all_tasks_blocked()
             if burst == 0:
                 rss_after_first_burst = rss_bytes()
-        assert time.monotonic() - started < 10.0
         # The storm ends with the link deleted and made again, fully configured.
         link.delete()
         final = link.create()
