@@ -1,7 +1,7 @@
 """In-process tests of the command line: parsing, validation, exit codes, messages.
 
-Most tests replace the three network entry points (``run_recv``,
-``run_send`` and ``run_demo``, as ``trio_mcast._cli`` calls them) with stubs
+Most tests replace the four network entry points (``run_recv``,
+``run_send``, ``run_demo`` and ``run_doctor``, as ``trio_mcast._cli`` calls them) with stubs
 that record the validated options, so only parsing and validation run. The
 few that run for real do so inside the test suite's private network namespace.
 """
@@ -80,7 +80,7 @@ def stubbed_commands() -> Iterator[list[Call]]:
     """Replace the network entry points with recorders, for the block."""
     calls: list[Call] = []
     with pytest.MonkeyPatch.context() as patch:
-        for command in ("recv", "send", "demo"):
+        for command in ("recv", "send", "demo", "doctor"):
             patch.setattr(_cli, f"run_{command}", _recorder(calls, command))
         yield calls
 
@@ -378,7 +378,7 @@ BAD_INPUT: Final = [
         [],
         {},
         EXIT_USAGE,
-        r"a command is required: recv, send or demo \(see 'trio-mcast --help'\)",
+        r"a command is required: recv, send, doctor or demo \(see 'trio-mcast --help'\)",
         id="no-command",
     ),
     pytest.param(
@@ -589,7 +589,7 @@ def test_recv_help_documents_every_exit_code(capsys: pytest.CaptureFixture[str])
 
 
 def test_exit_codes_are_the_documented_set() -> None:
-    assert {0, 1, 2, 3, 4, 5, 130, 143} == EXIT_CODES
+    assert {0, 1, 2, 3, 4, 5, 6, 130, 143} == EXIT_CODES
     assert (EXIT_INTERRUPTED, EXIT_TERMINATED) == (130, 143)
     doc = _cli.__doc__
     assert doc is not None
@@ -856,7 +856,8 @@ def test_send_quiet_in_process(capsys: pytest.CaptureFixture[str]) -> None:
 
 WORDS: Final = st.sampled_from(
     [
-        "recv", "RECV", "send", "SAY", "demo", "HEAR", "-", "--", "-h", "--help", "--version",
+        "recv", "RECV", "send", "SAY", "demo", "doctor", "--listen", "HEAR", "-", "--", "-h",
+        "--help", "--version",
         "--port", "-p", "--port=1234", "-p5000", "--interface", "-i", "--iface", "--group",
         "--groups", "--source", "-s", "--count", "-c", "--duration", "--idle-timeout",
         "--format", "-f", "text", "jsonl", "raw", "hex", "xml", "--max-size", "--metadata",

@@ -21,6 +21,8 @@ pytestmark = pytest.mark.no_network
 EXPECTED_EXPORTS = {
     "ConfigError",
     "Datagram",
+    "Finding",
+    "FindingStatus",
     "Interface",
     "InterfaceLost",
     "InterfaceNotFoundError",
@@ -42,6 +44,7 @@ EXPECTED_EXPORTS = {
     "RejoinFailed",
     "Rejoined",
     "__version__",
+    "diagnose",
     "joinstep",
     "main",
     "open_multicast_receiver",
@@ -61,7 +64,7 @@ def test_all_lists_exactly_the_public_names() -> None:
 
 
 #: Type aliases: typing objects, which cannot claim a module or a docstring.
-TYPE_ALIASES = {"ReceiverEvent", "ReceiverState"}
+TYPE_ALIASES = {"FindingStatus", "ReceiverEvent", "ReceiverState"}
 
 
 def test_public_objects_claim_the_package_and_have_docstrings() -> None:

@@ -43,10 +43,30 @@ IPV6 = st.ip_addresses(v=6)
 SEQUENCES = st.integers(min_value=0, max_value=2**32 - 1)
 
 
-def link(deleted: bool, index: int, name: str | None, flags: int, seq: int = 0) -> bytes:
+def attribute(kind: int, payload: bytes) -> bytes:
+    length = 4 + len(payload)
+    return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
+
+
+def link(
+    deleted: bool,
+    index: int,
+    name: str | None,
+    flags: int,
+    master: int | None = None,
+    bridge: tuple[int, int] | None = None,
+) -> bytes:
     kind = nl.RTM_DELLINK if deleted else nl.RTM_NEWLINK
     attributes = [] if name is None else [(nl.IFLA_IFNAME, name.encode() + b"\0")]
-    return encode_message(kind, 0, seq, IFINFOMSG.pack(0, 1, index, flags, 0), attributes)
+    if master is not None:
+        attributes.append((nl.IFLA_MASTER, struct.pack("=I", master)))
+    if bridge is not None:
+        data = attribute(nl.IFLA_BR_MCAST_SNOOPING, bytes([bridge[0]])) + attribute(
+            nl.IFLA_BR_MCAST_QUERIER, bytes([bridge[1]])
+        )
+        info = attribute(nl.IFLA_INFO_KIND, b"bridge\0") + attribute(nl.IFLA_INFO_DATA, data)
+        attributes.append((nl.IFLA_LINKINFO, info))
+    return encode_message(kind, 0, 0, IFINFOMSG.pack(0, 1, index, flags, 0), attributes)
 
 
 def address(
@@ -59,21 +79,41 @@ def address(
     return encode_message(kind, 0, 0, body, [(attribute, value.packed)])
 
 
-def route(deleted: bool, family: int, oif: int | None) -> bytes:
+def route(
+    deleted: bool,
+    family: int,
+    oif: int | None,
+    dst_len: int = 0,
+    gateway: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None,
+) -> bytes:
     kind = nl.RTM_DELROUTE if deleted else nl.RTM_NEWROUTE
     attributes = [] if oif is None else [(nl.RTA_OIF, struct.pack("=I", oif))]
-    return encode_message(kind, 0, 0, RTMSG.pack(family, 0, 0, 0, 254, 0, 0, 1, 0), attributes)
+    if gateway is not None:
+        attributes.append((nl.RTA_GATEWAY, gateway.packed))
+    body = RTMSG.pack(family, dst_len, 0, 0, 254, 0, 0, 1, 0)
+    return encode_message(kind, 0, 0, body, attributes)
 
 
 LINKS = st.builds(
-    lambda deleted, index, name, flags: (
-        link(deleted, index, name, flags),
-        LinkMessage(deleted, index, name, flags),
+    lambda deleted, index, name, flags, master, bridge: (
+        link(deleted, index, name, flags, master, bridge),
+        LinkMessage(
+            deleted,
+            index,
+            name,
+            flags,
+            master,
+            None if bridge is None else "bridge",
+            None if bridge is None else bridge[0],
+            None if bridge is None else bridge[1],
+        ),
     ),
     st.booleans(),
     IFINDEXES,
     st.none() | NAMES,
     FLAGS,
+    st.none() | IFINDEXES,
+    st.none() | st.tuples(st.integers(0, 1), st.integers(0, 1)),
 )
 ADDRESSES = st.builds(
     lambda deleted, index, value: (
@@ -84,11 +124,24 @@ ADDRESSES = st.builds(
     IFINDEXES,
     IPV4 | IPV6,
 )
-ROUTES = st.builds(
-    lambda deleted, family, oif: (route(deleted, family, oif), RouteMessage(deleted, family, oif)),
-    st.booleans(),
-    st.sampled_from([nl.AF_INET, nl.AF_INET6]),
-    st.none() | IFINDEXES,
+ROUTES = st.sampled_from([4, 6]).flatmap(
+    lambda version: st.builds(
+        lambda deleted, oif, dst_len, gateway: (
+            route(deleted, nl.AF_INET if version == 4 else nl.AF_INET6, oif, dst_len, gateway),
+            RouteMessage(
+                deleted,
+                nl.AF_INET if version == 4 else nl.AF_INET6,
+                oif,
+                dst_len,
+                gateway,
+                254,
+            ),
+        ),
+        st.booleans(),
+        st.none() | IFINDEXES,
+        st.integers(0, 32 if version == 4 else 128),
+        st.none() | (IPV4 if version == 4 else IPV6),
+    )
 )
 CONTROL = st.builds(
     lambda kind, seq: (

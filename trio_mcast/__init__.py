@@ -3,8 +3,9 @@
 ``open_multicast_receiver`` joins groups on an interface and hands out each
 datagram with its sender and group; ``serve_multicast`` runs a handler per
 datagram in a nursery; ``open_multicast_sender`` sends. Every error names the
-parameter, the value and the rule. ``python -m trio_mcast`` is the command
-line (``recv``, ``send``, ``demo``).
+parameter, the value and the rule. ``diagnose`` says why multicast does not
+arrive. ``python -m trio_mcast`` is the command line (``recv``, ``send``,
+``doctor``, ``demo``).
 
 Example::
 
@@ -23,6 +24,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._datagram import Datagram, ReceiverStatistics
+from ._doctor import Finding, diagnose
+from ._doctor import Status as FindingStatus
 from ._errors import (
     ConfigError,
     InterfaceNotFoundError,
@@ -76,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 __all__ = [
     "ConfigError",
     "Datagram",
+    "Finding",
+    "FindingStatus",
     "Interface",
     "InterfaceLost",
     "InterfaceNotFoundError",
@@ -97,6 +102,7 @@ __all__ = [
     "RejoinFailed",
     "Rejoined",
     "__version__",
+    "diagnose",
     "joinstep",
     "main",
     "open_multicast_receiver",

@@ -1,4 +1,4 @@
-"""The ``trio-mcast`` command line: ``recv``, ``send`` and ``demo``.
+"""The ``trio-mcast`` command line: ``recv``, ``send``, ``doctor`` and ``demo``.
 
 ``python -m trio_mcast`` and the ``trio-mcast`` console script both call
 :func:`main`, which returns the exit code instead of exiting. ``RECV`` and
@@ -31,6 +31,7 @@ code  meaning
 4     Configuration error: an invalid ``MULTICAST_*`` environment variable.
 5     ``recv``: datagrams arrived, then none for ``--idle-timeout``: the
       stream stopped (so ``Restart=on-failure`` can restart the receiver).
+6     ``doctor``: a check found a problem (warnings do not count).
 130   Interrupted by Ctrl-C (SIGINT); the summary is still printed.
 143   Terminated by SIGTERM (128 + 15); the summary is still printed.
 ====  =====================================================================
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Final
 from .._errors import ConfigError, InterfaceNotFoundError, JoinError, MulticastError
 from ._args import PROG, build_parser, parse
 from ._demo import run_demo
+from ._doctor import DoctorOptions, doctor_options, run_doctor
 from ._exits import (
     EXIT_CODES,
     EXIT_CONFIG,
@@ -50,6 +52,7 @@ from ._exits import (
     EXIT_NETWORK,
     EXIT_NOTHING_RECEIVED,
     EXIT_OK,
+    EXIT_PROBLEM,
     EXIT_STREAM_STOPPED,
     EXIT_TERMINATED,
     EXIT_USAGE,
@@ -81,11 +84,13 @@ __all__ = [
     "EXIT_NETWORK",
     "EXIT_NOTHING_RECEIVED",
     "EXIT_OK",
+    "EXIT_PROBLEM",
     "EXIT_STREAM_STOPPED",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
     "PROG",
     "DemoOptions",
+    "DoctorOptions",
     "RecvOptions",
     "SendOptions",
     "main",
@@ -124,7 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_send(send_options(args))
         if command == "demo":
             return run_demo(DemoOptions())
-        raise UsageError(f"a command is required: recv, send or demo (see '{PROG} --help')")
+        if command == "doctor":
+            return run_doctor(doctor_options(args))
+        raise UsageError(
+            f"a command is required: recv, send, doctor or demo (see '{PROG} --help')"
+        )
     except BaseException as exc:
         code = _report_failure(exc)
         if code is None:

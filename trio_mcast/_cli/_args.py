@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final, NoReturn
 
 from .._config import parse_decimal
 from .._errors import describe
+from ._doctor import DOCTOR_EPILOG, add_doctor_arguments
 from ._exits import UsageError
 from ._options import DEFAULT_CHUNK_SIZE, DEMO_COUNT, DEMO_GROUP, DEMO_TIMEOUT
 from ._output import FORMATS
@@ -45,6 +46,7 @@ exit codes:
        standard output failing)
   4    invalid MULTICAST_* environment variable
   5    datagrams arrived, then none for --idle-timeout: the stream stopped
+  6    (doctor) a check found a problem
   130  interrupted by Ctrl-C; 143 terminated by SIGTERM (summary printed)
 """
 
@@ -415,6 +417,17 @@ def build_parser() -> _ArgumentParser:
         help="datagrams per second, on a fixed schedule (default: as fast as possible)",
     )
     send.add_argument("-q", "--quiet", action="store_true", help="do not print the summary")
+
+    doctor = _add_command(
+        commands,
+        "doctor",
+        summary="check this host for what stops multicast to a group",
+        description="Check, one by one, what on this host could stop multicast to GROUP"
+        " from arriving, and how to fix it; then join for real and listen.",
+        epilog=DOCTOR_EPILOG,
+    )
+    _add_common(doctor, version)
+    add_doctor_arguments(doctor, _seconds)
 
     demo = _add_command(
         commands,

@@ -17,6 +17,7 @@ __all__ = [
     "EXIT_NETWORK",
     "EXIT_NOTHING_RECEIVED",
     "EXIT_OK",
+    "EXIT_PROBLEM",
     "EXIT_STREAM_STOPPED",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
@@ -29,6 +30,7 @@ EXIT_USAGE: Final = 2
 EXIT_NETWORK: Final = 3
 EXIT_CONFIG: Final = 4
 EXIT_STREAM_STOPPED: Final = 5
+EXIT_PROBLEM: Final = 6
 EXIT_INTERRUPTED: Final = 128 + signal.SIGINT
 EXIT_TERMINATED: Final = 128 + signal.SIGTERM
 #: Every exit code :func:`~trio_mcast._cli.main` can return.
@@ -40,6 +42,7 @@ EXIT_CODES: Final = frozenset(
         EXIT_NETWORK,
         EXIT_CONFIG,
         EXIT_STREAM_STOPPED,
+        EXIT_PROBLEM,
         EXIT_INTERRUPTED,
         EXIT_TERMINATED,
     }

@@ -9,10 +9,13 @@ from __future__ import annotations
 from ._messages import AddressMessage, LinkMessage, Message, RouteMessage, parse_messages
 from ._socket import (
     AVAILABLE,
+    addresses,
     ipv4_addresses,
+    links,
     open_notifications,
     read_notifications,
     route_interface,
+    route_lookup,
 )
 
 __all__ = [
@@ -21,9 +24,12 @@ __all__ = [
     "LinkMessage",
     "Message",
     "RouteMessage",
+    "addresses",
     "ipv4_addresses",
+    "links",
     "open_notifications",
     "parse_messages",
     "read_notifications",
     "route_interface",
+    "route_lookup",
 ]

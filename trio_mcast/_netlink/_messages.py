@@ -58,13 +58,26 @@ NLM_F_REQUEST: Final = 0x1
 NLM_F_DUMP: Final = 0x300
 
 IFLA_IFNAME: Final = 3
+IFLA_MASTER: Final = 10
+IFLA_OPERSTATE: Final = 16
+IFLA_LINKINFO: Final = 18
+IFLA_INFO_KIND: Final = 1
+IFLA_INFO_DATA: Final = 2
+IFLA_BR_MCAST_SNOOPING: Final = 23
+IFLA_BR_MCAST_QUERIER: Final = 25
 IFA_ADDRESS: Final = 1
 IFA_LOCAL: Final = 2
 RTA_DST: Final = 1
 RTA_OIF: Final = 4
+RTA_GATEWAY: Final = 5
+RTA_TABLE: Final = 15
+#: rtm_flags of a route query: answer with the routing table entry that
+#: matched (its prefix length), not the resolved host route.
+RTM_F_FIB_MATCH: Final = 0x2000
 
 IFF_UP: Final = 0x1
 IFF_RUNNING: Final = 0x40
+IFF_MULTICAST: Final = 0x1000
 
 _HEADER: Final = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
 _IFINFOMSG: Final = struct.Struct("=BxHiII")  # family, type, index, flags, change
@@ -73,6 +86,7 @@ _RTMSG: Final = struct.Struct("=BBBBBBBBI")  # family, dst_len, ... type, flags
 _RTATTR: Final = struct.Struct("=HH")  # len, type
 _ERROR: Final = struct.Struct("=i")
 _U32: Final = struct.Struct("=I")
+_U8: Final = struct.Struct("=B")
 _ADDRESS_SIZES: Final = {AF_INET: 4, AF_INET6: 16}
 
 
@@ -84,12 +98,20 @@ class LinkMessage(NamedTuple):
         ifindex: The interface index.
         name: Its name, when the message carries one.
         flags: Its ``IFF_*`` flags (``IFF_UP``, ``IFF_RUNNING`` ...).
+        master: The index of the bridge (or bond) it is a port of.
+        kind: Its link kind (``"bridge"``, ``"veth"`` ...), when it has one.
+        snooping: For a bridge: ``multicast_snooping`` (0 or 1).
+        querier: For a bridge: ``multicast_querier`` (0 or 1).
     """
 
     deleted: bool
     ifindex: int
     name: str | None
     flags: int
+    master: int | None = None
+    kind: str | None = None
+    snooping: int | None = None
+    querier: int | None = None
 
 
 class AddressMessage(NamedTuple):
@@ -113,11 +135,17 @@ class RouteMessage(NamedTuple):
         deleted: True for ``RTM_DELROUTE``.
         family: ``AF_INET`` or ``AF_INET6`` (or another family, undecoded).
         oif: The output interface index, when the route has one.
+        dst_len: The prefix length of the destination (0: a default route).
+        gateway: The next hop, for a route through a router.
+        table: The routing table.
     """
 
     deleted: bool
     family: int
     oif: int | None
+    dst_len: int = 0
+    gateway: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    table: int = 0
 
 
 class ErrorMessage(NamedTuple):
@@ -188,14 +216,58 @@ def _body(data: bytes, offset: int, end: int, layout: struct.Struct) -> tuple[in
     return layout.unpack_from(data, offset)
 
 
+def _integer(payload: bytes, layout: struct.Struct, offset: int) -> int:
+    if len(payload) != layout.size:
+        raise NetlinkError(
+            f"netlink attribute at offset {offset} has {len(payload)} bytes, not {layout.size}",
+            offset=offset,
+        )
+    value: int = layout.unpack(payload)[0]
+    return value
+
+
+def _text(payload: bytes) -> str:
+    # Names are bytes to the kernel; decoded as os.fsdecode would.
+    return payload.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _link_info(payload: bytes, offset: int) -> tuple[str | None, int | None, int | None]:
+    """The kind, and for a bridge its snooping and querier settings, from IFLA_LINKINFO."""
+    kind = snooping = querier = None
+    data = b""
+    for attribute, value in _attributes(payload, 0, len(payload)):
+        if attribute == IFLA_INFO_KIND:
+            kind = _text(value)
+        elif attribute == IFLA_INFO_DATA:
+            data = value
+    if kind == "bridge":
+        for attribute, value in _attributes(data, 0, len(data)):
+            if attribute == IFLA_BR_MCAST_SNOOPING:
+                snooping = _integer(value, _U8, offset)
+            elif attribute == IFLA_BR_MCAST_QUERIER:
+                querier = _integer(value, _U8, offset)
+    return kind, snooping, querier
+
+
 def _link(data: bytes, kind: int, offset: int, end: int) -> LinkMessage:
     _, _, index, flags, _ = _body(data, offset, end, _IFINFOMSG)
-    name = None
+    name = link_kind = snooping = querier = master = None
     for attribute, payload in _attributes(data, offset + _IFINFOMSG.size, end):
         if attribute == IFLA_IFNAME:
-            # Interface names are bytes to the kernel; as os.fsdecode sees them.
-            name = payload.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-    return LinkMessage(kind == RTM_DELLINK, index, name, flags)
+            name = _text(payload)
+        elif attribute == IFLA_MASTER:
+            master = _integer(payload, _U32, offset)
+        elif attribute == IFLA_LINKINFO:
+            try:
+                link_kind, snooping, querier = _link_info(payload, offset)
+            except NetlinkError as exc:
+                raise NetlinkError(
+                    f"netlink link at offset {offset} has malformed link info: {exc}",
+                    offset=offset,
+                ) from None
+    return LinkMessage(
+        kind == RTM_DELLINK, index, name, flags, master, link_kind, snooping, querier
+    )
 
 
 def _address_message(data: bytes, kind: int, offset: int, end: int) -> AddressMessage | None:
@@ -214,8 +286,8 @@ def _address_message(data: bytes, kind: int, offset: int, end: int) -> AddressMe
 
 
 def _route(data: bytes, kind: int, offset: int, end: int) -> RouteMessage:
-    family = _body(data, offset, end, _RTMSG)[0]
-    oif = None
+    family, dst_len, _, _, table, _, _, _, _ = _body(data, offset, end, _RTMSG)
+    oif = gateway = None
     for attribute, payload in _attributes(data, offset + _RTMSG.size, end):
         if attribute == RTA_OIF:
             if len(payload) != _U32.size:
@@ -224,7 +296,11 @@ def _route(data: bytes, kind: int, offset: int, end: int) -> RouteMessage:
                     offset=offset,
                 )
             oif = _U32.unpack(payload)[0]
-    return RouteMessage(kind == RTM_DELROUTE, family, oif)
+        elif attribute == RTA_GATEWAY and family in _ADDRESS_SIZES:
+            gateway = _address(family, payload, offset)
+        elif attribute == RTA_TABLE:
+            table = _integer(payload, _U32, offset)
+    return RouteMessage(kind == RTM_DELROUTE, family, oif, dst_len, gateway, table)
 
 
 def parse_messages(data: bytes) -> list[Message]:
@@ -310,10 +386,20 @@ def encode_message(
     return _HEADER.pack(_HEADER.size + len(content), kind, flags, seq, 0) + content
 
 
-def route_request(destination: ipaddress.IPv4Address | ipaddress.IPv6Address, seq: int) -> bytes:
-    """``RTM_GETROUTE``: which route (and output interface) ``destination`` takes."""
+def route_request(
+    destination: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    seq: int,
+    *,
+    fib_match: bool = False,
+) -> bytes:
+    """``RTM_GETROUTE``: which route (and output interface) ``destination`` takes.
+
+    With ``fib_match`` the answer is the routing table entry that matched,
+    with its prefix length, rather than the host route made from it.
+    """
     family = AF_INET if destination.version == 4 else AF_INET6
-    body = _RTMSG.pack(family, destination.max_prefixlen, 0, 0, 0, 0, 0, 0, 0)
+    flags = RTM_F_FIB_MATCH if fib_match else 0
+    body = _RTMSG.pack(family, destination.max_prefixlen, 0, 0, 0, 0, 0, 0, flags)
     return encode_message(RTM_GETROUTE, NLM_F_REQUEST, seq, body, [(RTA_DST, destination.packed)])
 
 

@@ -21,8 +21,10 @@ from ._messages import (
     AddressMessage,
     Done,
     ErrorMessage,
+    LinkMessage,
     RouteMessage,
     address_dump_request,
+    link_dump_request,
     parse_messages,
     route_request,
 )
@@ -32,10 +34,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AVAILABLE",
+    "addresses",
     "ipv4_addresses",
+    "links",
     "open_notifications",
     "read_notifications",
     "route_interface",
+    "route_lookup",
 ]
 
 #: Whether this platform has rtnetlink at all.
@@ -155,31 +160,59 @@ def _ask(request_for: int, build: bytes) -> list[Message]:
             raise NetlinkError(f"rtnetlink request failed: {exc}", errno=exc.errno) from exc
 
 
-def route_interface(destination: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int | None:
-    """The output interface of the kernel's route to ``destination``; ``None`` if no route.
+def route_lookup(
+    destination: ipaddress.IPv4Address | ipaddress.IPv6Address, *, fib_match: bool = False
+) -> RouteMessage | None:
+    """The kernel's route to ``destination``; ``None`` when there is none.
 
-    This is the interface a membership joined without one lands on.
+    Args:
+        destination: Where to.
+        fib_match: Answer with the routing table entry that matched (its
+            prefix length tells a default route apart).
+
+    Raises:
+        NetlinkError: The kernel refused the question for another reason.
     """
     seq = next(_sequence)
     try:
-        answer = _ask(seq, route_request(destination, seq))
+        answer = _ask(seq, route_request(destination, seq, fib_match=fib_match))
     except NetlinkError as exc:
         if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENODEV, errno.EINVAL):
             return None
         raise
     for message in answer:
-        if isinstance(message, RouteMessage) and message.oif:
-            return message.oif
+        if isinstance(message, RouteMessage):
+            return message
     return None
+
+
+def route_interface(destination: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int | None:
+    """The output interface of the kernel's route to ``destination``; ``None`` if no route.
+
+    This is the interface a membership joined without one lands on.
+    """
+    route = route_lookup(destination)
+    return None if route is None or not route.oif else route.oif
+
+
+def links() -> list[LinkMessage]:
+    """Every interface of this network namespace, with its flags, kind and bridge settings."""
+    seq = next(_sequence)
+    return [m for m in _ask(seq, link_dump_request(seq)) if isinstance(m, LinkMessage)]
+
+
+def addresses(family: int) -> list[AddressMessage]:
+    """Every address of ``family`` (``AF_INET`` or ``AF_INET6``) in this namespace."""
+    seq = next(_sequence)
+    return [
+        m for m in _ask(seq, address_dump_request(family, seq)) if isinstance(m, AddressMessage)
+    ]
 
 
 def ipv4_addresses() -> list[tuple[int, ipaddress.IPv4Address]]:
     """Every IPv4 address on this host, as ``(ifindex, address)``."""
-    seq = next(_sequence)
-    found: list[tuple[int, ipaddress.IPv4Address]] = []
-    for message in _ask(seq, address_dump_request(AF_INET, seq)):
-        if isinstance(message, AddressMessage) and isinstance(
-            message.address, ipaddress.IPv4Address
-        ):
-            found.append((message.ifindex, message.address))
-    return found
+    return [
+        (message.ifindex, message.address)
+        for message in addresses(AF_INET)
+        if isinstance(message.address, ipaddress.IPv4Address)
+    ]
