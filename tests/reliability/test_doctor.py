@@ -314,3 +314,42 @@ def test_bad_input_is_one_line_and_a_usage_code() -> None:
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("trio-mcast: error: ")
     assert result.stdout == ""
+
+
+async def test_ipv6_healthy_then_forced_mldv1(router: netns.Host) -> None:
+    netns.run_ip("-6", "addr", "add", "fd99:219::1/64", "dev", LINK, "nodad")
+    router.ip("-6", "addr", "add", "fd99:219::2/64", "dev", PEER, "nodad")
+    netns.wait_for_multicast_routes(PEER, netns_pid=router.pid)
+    group = "ff15::63:1"
+    sender = router.open_socket(socket.AF_INET6)
+    with netns.entered(router.ns_path):
+        sender.setsockopt(
+            socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, socket.if_nametoindex(PEER)
+        )
+    findings: tuple[trio_mcast.Finding, ...] = ()
+
+    async def diagnose() -> None:
+        nonlocal findings
+        findings = await trio_mcast.diagnose(group, PORT, interface=LINK, listen=0.5)
+
+    with sender:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(diagnose)
+            await wait_until(
+                lambda: (LINK, group) in netns.memberships(socket.AF_INET6),
+                "the listen has joined",
+            )
+            while not findings:
+                sender.sendto(b"hello", (group, PORT))
+                await trio.sleep(0.01)
+    statuses = {finding.check: finding.status for finding in findings}
+    assert statuses == {**dict.fromkeys(CHECKS, "ok"), "firewall": statuses["firewall"]}
+    listen = findings[-1]
+    assert listen.evidence[0].startswith("fd99:219::2: ")
+    assert "hop limit 1" in listen.evidence[0]
+
+    with sysctl(f"net.ipv6.conf.{LINK}.force_mld_version", "1"):
+        doctor = run_doctor(
+            "ff35::63:1", "-p", str(PORT), "-i", LINK, "-s", "fd99:219::2", "--listen", "0"
+        )
+    assert_problem(doctor, "ssm", f"sysctl -w net.ipv6.conf.{LINK}.force_mld_version=0")

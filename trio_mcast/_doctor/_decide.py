@@ -275,11 +275,12 @@ def check_ssm(facts: Facts) -> Finding:
 
 def check_limits(facts: Facts) -> Finding:
     """The per-socket membership and source limits allow what is asked."""
-    keys = (
-        ("net.ipv6.mld_max_msf",)
-        if facts.ipv6
-        else ("net.ipv4.igmp_max_memberships", "net.ipv4.igmp_max_msf")
-    )
+    msf_key = "net.ipv6.mld_max_msf" if facts.ipv6 else "net.ipv4.igmp_max_msf"
+    # IPv6 has no per-socket count of groups; the source limit matters only
+    # to a source list (and is not visible outside the first namespace).
+    keys: tuple[str, ...] = () if facts.ipv6 else ("net.ipv4.igmp_max_memberships",)
+    if facts.sources:
+        keys += (msf_key,)
     missing = [key for key in keys if key not in facts.sysctl]
     if missing:
         return Finding("limits", "unknown", f"cannot read {', '.join(missing)}")
@@ -298,8 +299,7 @@ def check_limits(facts: Facts) -> Finding:
             tuple(evidence),
             "sysctl -w net.ipv4.igmp_max_memberships=20",
         )
-    msf_key = keys[-1]
-    if sources > facts.sysctl[msf_key]:
+    if sources and sources > facts.sysctl[msf_key]:
         return Finding(
             "limits",
             "problem",
