@@ -162,6 +162,25 @@ def test_each_fault_is_a_problem_of_its_check_with_its_fix(
     assert others == [] or check in ("route", "interface")
 
 
+@pytest.mark.parametrize("mode", [1, 2])
+def test_no_route_back_to_the_source_is_dropped_by_either_filter_mode(mode: int) -> None:
+    facts = dataclasses.replace(
+        HEALTHY,
+        sources=(SOURCE4,),
+        source_routes={str(SOURCE4): None},
+        sysctl=with_sysctl("net.ipv4.conf.all.rp_filter", mode),
+    )
+    found = finding(facts, "rp_filter")
+    assert found.status == "problem"
+    assert found.fix == (
+        f"ip route add {SOURCE4} via ROUTER dev eth0 (or turn the filter off:"
+        " sysctl -w net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.all.rp_filter=0)"
+    )
+    # A route back by another interface passes the loose filter only.
+    other = dataclasses.replace(facts, source_routes={str(SOURCE4): Route(3, 24)})
+    assert finding(other, "rp_filter").status == ("problem" if mode == 1 else "ok")
+
+
 def test_an_ssm_range_group_without_a_source_is_a_warning() -> None:
     facts = dataclasses.replace(HEALTHY, group=ipaddress.IPv4Address("232.1.1.1"))
     assert finding(facts, "ssm").status == "warning"

@@ -209,21 +209,33 @@ def check_rp_filter(facts: Facts) -> Finding:
     if mode == 0:
         return Finding("rp_filter", "ok", "reverse-path filtering is off", evidence)
     dropped = []
+    unroutable = []
     for source in facts.sources:
         back = facts.source_routes.get(str(source))
-        if back is None or (mode == 1 and back.oif != link.index):
+        if back is None:
+            unroutable.append(str(source))
+        elif mode == 1 and back.oif != link.index:
             dropped.append(str(source))
-    if dropped:
-        how = "strict" if mode == 1 else "loose"
+    how = "strict" if mode == 1 else "loose"
+    if unroutable:
+        # No route back at all: loose mode drops these too.
         return Finding(
             "rp_filter",
             "problem",
             f"{how} reverse-path filtering on {link.name} drops datagrams from"
-            f" {', '.join(dropped)}: the route back to the source does not leave by {link.name}",
+            f" {', '.join(unroutable)}: there is no route back to the source",
             evidence,
-            f"sysctl -w net.ipv4.conf.{link.name}.rp_filter=2 net.ipv4.conf.all.rp_filter=2"
-            if mode == 1
-            else f"add a route back to {dropped[0]}",
+            f"ip route add {unroutable[0]} via ROUTER dev {link.name} (or turn the filter off:"
+            f" sysctl -w net.ipv4.conf.{link.name}.rp_filter=0 net.ipv4.conf.all.rp_filter=0)",
+        )
+    if dropped:
+        return Finding(
+            "rp_filter",
+            "problem",
+            f"strict reverse-path filtering on {link.name} drops datagrams from"
+            f" {', '.join(dropped)}: the route back to the source leaves by another interface",
+            evidence,
+            f"sysctl -w net.ipv4.conf.{link.name}.rp_filter=2 net.ipv4.conf.all.rp_filter=2",
         )
     checked = "every source" if facts.sources else "no source given (-s checks one)"
     return Finding(
