@@ -92,7 +92,7 @@ FAULTS: Final = [
     pytest.param(
         {"requested": None, "interface": None, "group_route": None},
         "route",
-        "ip route add 224.0.0.0/4 dev the interface",
+        "ip route add 224.0.0.0/4 dev IFACE",
         id="no-route",
     ),
     pytest.param(

@@ -139,7 +139,7 @@ def test_no_address(router: netns.Host) -> None:
 
 def test_no_route_for_the_group(router: netns.Host) -> None:
     doctor = run_doctor("239.64.0.1", "-p", str(PORT), "--listen", "0")
-    assert_problem(doctor, "route", "ip route add 224.0.0.0/4 dev the interface")
+    assert_problem(doctor, "route", "ip route add 224.0.0.0/4 dev IFACE")
     assert doctor.status("interface") == "problem"
 
 

@@ -58,7 +58,7 @@ def _unknown(check: str, facts: Facts, *names: str) -> Finding | None:
 
 def _where(facts: Facts) -> str:
     link = facts.interface
-    return "the interface" if link is None else link.name
+    return "IFACE" if link is None else link.name
 
 
 def check_interface(facts: Facts) -> Finding:
