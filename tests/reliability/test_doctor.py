@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -353,3 +354,35 @@ async def test_ipv6_healthy_then_forced_mldv1(router: netns.Host) -> None:
             "ff35::63:1", "-p", str(PORT), "-i", LINK, "-s", "fd99:219::2", "--listen", "0"
         )
     assert_problem(doctor, "ssm", f"sysctl -w net.ipv6.conf.{LINK}.force_mld_version=0")
+
+
+def igmp_query() -> bytes:
+    """An IGMPv2 general query: type 0x11, max response 10 s, checksum, group 0."""
+    body = struct.pack("!BBH4s", 0x11, 100, 0, bytes(4))
+    total = sum(struct.unpack("!4H", body))
+    total = (total & 0xFFFF) + (total >> 16)
+    return struct.pack("!BBH4s", 0x11, 100, ~total & 0xFFFF, bytes(4))
+
+
+async def test_the_listen_sees_a_querier_on_the_link(router: netns.Host) -> None:
+    with netns.entered(router.ns_path):
+        querier = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IGMP)
+    findings: tuple[trio_mcast.Finding, ...] = ()
+
+    async def diagnose() -> None:
+        nonlocal findings
+        findings = await trio_mcast.diagnose(GROUP, PORT, interface=LINK, listen=0.5)
+
+    with querier:
+        querier.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(THEIRS))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(diagnose)
+            await wait_until(
+                lambda: (LINK, GROUP) in netns.memberships(socket.AF_INET),
+                "the listen has joined",
+            )
+            while not findings:
+                querier.sendto(igmp_query(), ("224.0.0.1", 0))
+                await trio.sleep(0.05)
+    (listen,) = [finding for finding in findings if finding.check == "listen"]
+    assert "membership query seen: yes" in listen.evidence
