@@ -303,17 +303,32 @@ def test_a_healthy_lan_exits_0_and_hears_the_sender(make_lan: Callable[..., netn
     assert "membership listed by the kernel: yes" in evidence
 
 
-def test_bad_input_is_one_line_and_a_usage_code() -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["10.0.0.1", "--listen", "0"],
+            "group '10.0.0.1' is not a multicast address",
+        ),
+        (
+            ["ff02::1", "--listen", "0"],
+            "group 'ff02::1' is link-scoped, so it needs an interface: pass --interface",
+        ),
+        (
+            ["239.1.1.1", "--listen", "-1"],
+            "--listen must be a number of seconds from 0 to 3600, got -1.0",
+        ),
+        (["239.1.1.1", "-s", "ff15::1", "--listen", "0"], "source"),
+    ],
+)
+def test_bad_input_is_one_line_and_a_usage_code(args: list[str], message: str) -> None:
     result = subprocess.run(
-        cli_argv("doctor", "10.0.0.1", "--listen", "0"),
-        capture_output=True,
-        text=True,
-        cwd=REPOSITORY,
-        check=False,
+        cli_argv("doctor", *args), capture_output=True, text=True, cwd=REPOSITORY, check=False
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("trio-mcast: error: ")
+    assert message in result.stderr
     assert result.stdout == ""
 
 

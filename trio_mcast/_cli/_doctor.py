@@ -102,7 +102,13 @@ def doctor_options(args: argparse.Namespace) -> DoctorOptions:
     Raises:
         MulticastError: A value is invalid (the message names it).
     """
-    spec = validate_join_args(args.group, args.port, args.interface, sources=args.sources or None)
+    spec = validate_join_args(
+        args.group,
+        args.port,
+        args.interface,
+        sources=args.sources or None,
+        interface_parameter="--interface",
+    )
     if len(spec.groups) != 1:
         raise UsageError("doctor checks one group at a time")
     return DoctorOptions(
@@ -110,7 +116,7 @@ def doctor_options(args: argparse.Namespace) -> DoctorOptions:
         args.port,
         args.interface,
         tuple(args.sources),
-        validate_listen(args.listen),
+        validate_listen(args.listen, "--listen"),
         args.output_format,
     )
 

@@ -27,8 +27,12 @@ DEFAULT_LISTEN: Final = 3.0
 MAX_LISTEN: Final = 3600.0
 
 
-def validate_listen(listen: object) -> float:
+def validate_listen(listen: object, parameter: str = "listen") -> float:
     """``listen`` as seconds: a real number from 0 to :data:`MAX_LISTEN`.
+
+    Args:
+        listen: The value.
+        parameter: Its name as the caller spelled it, for the error.
 
     Raises:
         InvalidArgumentError: It is not.
@@ -40,8 +44,8 @@ def validate_listen(listen: object) -> float:
         or not 0 <= listen <= MAX_LISTEN
     ):
         raise InvalidArgumentError(
-            f"listen must be a number of seconds from 0 to {MAX_LISTEN:g}, got {listen!r}",
-            parameter="listen",
+            f"{parameter} must be a number of seconds from 0 to {MAX_LISTEN:g}, got {listen!r}",
+            parameter=parameter,
             value=listen,
         )
     return float(listen)
