@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import math
 import socket
+import struct
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeAlias
@@ -146,6 +147,35 @@ def run_raw_recvfrom(case: DrainCase) -> Sample:
     return _sample(case, clock, received, drops)
 
 
+def run_raw_recvfrom_datagram(case: DrainCase) -> Sample:
+    """The reference, also making a :class:`~trio_mcast.Datagram` per datagram.
+
+    Its gap to ``raw-recvfrom`` is the cost of the object each receiver hands
+    out; the gap from here to ``trio_mcast-batch`` is the queue and Trio.
+    """
+    from trio_mcast import Datagram
+
+    group = case.groups[0]
+    new = tuple.__new__
+    with open_raw_receiver(case.groups, case.port, receive_buffer=case.receive_buffer) as sock:
+        drops, expected = _fill(case, _drops_of(sock))
+        recvfrom = sock.recvfrom
+        received = total = 0
+        datagram = None
+        clock = Stopwatch()
+        try:
+            for _ in range(expected):
+                data, source = recvfrom(RECV_BUFSIZE)
+                datagram = new(Datagram, (data, source, group, None, None, False))
+                total += len(datagram.payload)
+                received += 1
+        except BlockingIOError:
+            pass
+        clock.stop()
+    del datagram
+    return _sample(case, clock, received, drops)
+
+
 def run_raw_recvmsg(case: DrainCase) -> Sample:
     """The metadata reference: ``recvmsg`` with ``IP_PKTINFO`` on a wildcard socket.
 
@@ -177,6 +207,52 @@ def run_raw_recvmsg(case: DrainCase) -> Sample:
             pass
         clock.stop()
     del source, group
+    return _sample(case, clock, received, drops)
+
+
+# Linux (asm-generic/socket.h): SO_TIMESTAMPNS, and the cmsg type it arrives as.
+_SO_TIMESTAMPNS: Final = 35
+_TIMESPEC: Final = struct.Struct("@qq")
+_METADATA_SPACE: Final = PKTINFO_SPACE + socket.CMSG_SPACE(_TIMESPEC.size)
+
+
+def run_raw_recvmsg_metadata(case: DrainCase) -> Sample:
+    """The reference for ``metadata=True``: ``recvmsg`` reading the same ancillary data.
+
+    Packet info (the interface, and the destination mapped to its group) and
+    the kernel's receive timestamp, as the receiver's metadata mode reads them.
+    """
+    with open_raw_receiver(
+        case.groups, case.port, pktinfo=True, receive_buffer=case.receive_buffer
+    ) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        drops, expected = _fill(case, _drops_of(sock))
+        names = {socket.inet_aton(group): group for group in case.groups}
+        lookup = names.get
+        unpack = IN_PKTINFO.unpack_from
+        unpack_stamp = _TIMESPEC.unpack_from
+        level_ip = socket.IPPROTO_IP
+        level_socket = socket.SOL_SOCKET
+        recvmsg = sock.recvmsg
+        received = total = 0
+        source = group = interface = stamp = None
+        clock = Stopwatch()
+        try:
+            for _ in range(expected):
+                data, ancillary, _flags, source = recvmsg(RECV_BUFSIZE, _METADATA_SPACE)
+                for level, kind, cdata in ancillary:
+                    if kind == IP_PKTINFO and level == level_ip:
+                        interface, destination = unpack(cdata)
+                        group = lookup(destination)
+                    elif kind == _SO_TIMESTAMPNS and level == level_socket:
+                        seconds, nanoseconds = unpack_stamp(cdata)
+                        stamp = seconds + nanoseconds * 1e-9
+                total += len(data)
+                received += 1
+        except BlockingIOError:
+            pass
+        clock.stop()
+    del source, group, interface, stamp
     return _sample(case, clock, received, drops)
 
 
