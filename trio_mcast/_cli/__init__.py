@@ -12,8 +12,8 @@ comes with a hint), and never a traceback.
 This module maps failures to exit codes and dispatches; the rest lives in
 ``_args`` (the parser and help texts), ``_options`` (checking what
 was parsed), ``_run`` (output, signals, ``trio.run``), ``_recv``,
-``_send`` and ``_demo`` (the commands), ``_output`` (the pure formatters)
-and ``_exits`` (the
+``_send``, ``_doctor`` and ``_demo`` (the commands), the pure formatters
+``_output``, ``_event_output`` and ``_doctor_output``, and ``_exits`` (the
 codes below).
 
 Exit codes:
