@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Final
 
+from ._output import plural
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -19,10 +21,6 @@ MARKS: Final = {
     "problem": "[PROBLEM]",
     "unknown": "[?]      ",
 }
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def format_checklist(heading: str, findings: Sequence[Finding]) -> list[str]:
@@ -52,9 +50,9 @@ def format_checklist(heading: str, findings: Sequence[Finding]) -> list[str]:
     if not counts["problem"]:
         total = "no problems found"
     else:
-        total = _plural(counts["problem"], "problem") + " found"
+        total = plural(counts["problem"], "problem") + " found"
     extras = [
-        _plural(counts[status], status) for status in ("warning", "unknown") if counts[status]
+        plural(counts[status], status) for status in ("warning", "unknown") if counts[status]
     ]
     lines.append(total + (f" ({', '.join(extras)})" if extras else ""))
     return lines

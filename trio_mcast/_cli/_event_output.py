@@ -10,15 +10,12 @@ from typing import TYPE_CHECKING
 
 from .._errors import JoinError
 from .._events import InterfaceLost, InterfaceReturned, Rejoined
+from ._output import plural
 
 if TYPE_CHECKING:
     from .._events import ReceiverEvent
 
 __all__ = ["EventLines", "event_record"]
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _where(name: str | None, ifindex: int) -> str:
@@ -50,7 +47,7 @@ class EventLines:
             return None
         back = self._back()
         if isinstance(event, Rejoined):
-            return f"{back}; re-joined {_plural(len(event.groups), 'group')}"
+            return f"{back}; re-joined {plural(len(event.groups), 'group')}"
         what = "re-joining" if event.group is None else f"re-joining group {event.group}"
         return f"{back}, but {what} failed: {event.error}; retrying in {event.retry_in:.1f} s"
 

@@ -64,6 +64,7 @@ __all__ = [
     "format_stream",
     "format_text",
     "hexdump",
+    "plural",
 ]
 
 #: The datagram output formats, the first being the default.
@@ -153,7 +154,13 @@ class SendSummary(NamedTuple):
     stop_reason: str = ""
 
 
-def _plural(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
+    """``count`` and ``noun``, with an ``s`` unless there is exactly one.
+
+    Example:
+        >>> plural(1, "group"), plural(3, "group")
+        ('1 group', '3 groups')
+    """
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
@@ -179,9 +186,9 @@ def _describe(datagram: Datagram, header: SequenceHeader | None, metadata: bool)
     size = len(datagram.payload)
     parts = [
         f"{format_endpoint(*datagram.source)} -> {datagram.group}",
-        f"({_plural(size, 'byte')}, truncated)"
+        f"({plural(size, 'byte')}, truncated)"
         if datagram.truncated
-        else f"({_plural(size, 'byte')})",
+        else f"({plural(size, 'byte')})",
     ]
     if metadata:
         parts.append(f"if={'?' if datagram.interface is None else datagram.interface}")
@@ -425,26 +432,26 @@ def format_receive_summary(summary: ReceiveSummary) -> list[str]:
     """The lines ``recv`` prints at exit, without newlines or prefix."""
     ports = summary.source_ports
     from_ports = (
-        f" ({_plural(ports, 'source port')})"
+        f" ({plural(ports, 'source port')})"
         if ports is not None and ports != summary.senders
         else ""
     )
     lines = [
-        f"received {_plural(summary.datagrams, 'datagram')} ({_plural(summary.bytes, 'byte')})"
-        f" from {_plural(summary.senders, 'sender')}{from_ports} in {summary.elapsed:.2f} s;"
+        f"received {plural(summary.datagrams, 'datagram')} ({plural(summary.bytes, 'byte')})"
+        f" from {plural(summary.senders, 'sender')}{from_ports} in {summary.elapsed:.2f} s;"
         f" stopped: {summary.stop_reason}",
         f"kernel drops {_or_na(summary.kernel_drops)}, queue drops {summary.queue_drops},"
         f" truncated {summary.truncated}, filtered {summary.filtered}"
         + (
             ""
             if summary.receive_buffer is None
-            else f", receive buffer {_plural(summary.receive_buffer, 'byte')}"
+            else f", receive buffer {plural(summary.receive_buffer, 'byte')}"
         ),
     ]
     if summary.interface_losses or summary.rejoins:
         lines.append(
-            f"interface: lost {_plural(summary.interface_losses, 'time')},"
-            f" re-joined {_plural(summary.rejoins, 'time')}"
+            f"interface: lost {plural(summary.interface_losses, 'time')},"
+            f" re-joined {plural(summary.rejoins, 'time')}"
         )
     if summary.unwritten:
         lines.append(
@@ -473,7 +480,7 @@ def _stream_lines(summary: ReceiveSummary) -> list[str]:
         listed = set(map(id, shown))
         rest = [report for report in streams if id(report) not in listed]
         lines.append(
-            f"and {_plural(len(rest), 'more stream')}: received {sum(r.received for r in rest)},"
+            f"and {plural(len(rest), 'more stream')}: received {sum(r.received for r in rest)},"
             f" lost {sum(r.lost for r in rest)}, duplicated {sum(r.duplicates for r in rest)},"
             f" reordered {sum(r.reordered for r in rest)}"
         )
@@ -490,7 +497,7 @@ def _stream_lines(summary: ReceiveSummary) -> list[str]:
         else ""
     )
     lines.append(
-        f"sequence: {_plural(totals.streams, 'stream')}{evicted}, lost {totals.lost},"
+        f"sequence: {plural(totals.streams, 'stream')}{evicted}, lost {totals.lost},"
         f" duplicated {totals.duplicates}, reordered {totals.reordered},"
         f" unsequenced {summary.unsequenced}"
     )
@@ -500,7 +507,7 @@ def _stream_lines(summary: ReceiveSummary) -> list[str]:
 def format_send_summary(summary: SendSummary) -> str:
     """The line ``send`` prints at exit."""
     line = (
-        f"sent {_plural(summary.datagrams, 'datagram')} ({_plural(summary.bytes, 'byte')}) to"
+        f"sent {plural(summary.datagrams, 'datagram')} ({plural(summary.bytes, 'byte')}) to"
         f" {format_endpoint(summary.group, summary.port)} in {summary.elapsed:.2f} s"
     )
     if summary.stream_id is not None:
