@@ -32,7 +32,7 @@ def format_checklist(heading: str, findings: Sequence[Finding]) -> list[str]:
     Example:
         >>> from trio_mcast._doctor import Finding
         >>> format_checklist("239.1.2.3", [Finding("route", "ok", "routed out of eth0")])
-        ['doctor: 239.1.2.3', '[ok]      route      routed out of eth0', 'no problems found']
+        ['doctor: 239.1.2.3', '[ok]      route routed out of eth0', 'no problems found']
     """
     width = max((len(finding.check) for finding in findings), default=0)
     lines = [f"doctor: {heading}"]

@@ -389,7 +389,7 @@ def format_rate(
     Example:
         >>> format_rate(10, 8000, 0, None)
         'rate: 10 datagrams/s, 8.00 kbit/s, kernel drops 0, gaps n/a'
-        >>> format_rate(0, 0, 0, None, waiting=True)[-34:]
+        >>> format_rate(0, 0, 0, None, waiting=True)[-35:]
         'gaps n/a; waiting for the interface'
     """
     return (
