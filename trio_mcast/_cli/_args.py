@@ -14,8 +14,9 @@ import math
 from typing import TYPE_CHECKING, Final, NoReturn
 
 from .._config import parse_decimal
+from .._doctor import DEFAULT_LISTEN
 from .._errors import describe
-from ._doctor import DOCTOR_EPILOG, add_doctor_arguments
+from ._doctor import DOCTOR_EPILOG
 from ._exits import UsageError
 from ._options import DEFAULT_CHUNK_SIZE, DEMO_COUNT, DEMO_GROUP, DEMO_TIMEOUT
 from ._output import FORMATS
@@ -185,6 +186,18 @@ def _add_common(parser: argparse.ArgumentParser, version: str) -> None:
     )
 
 
+def _add_sources(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "-s",
+        "--source",
+        dest="sources",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help=help_text,
+    )
+
+
 def _add_command(
     commands: argparse._SubParsersAction[_ArgumentParser],
     name: str,
@@ -254,15 +267,7 @@ def build_parser() -> _ArgumentParser:
         help="groups to join (seed-compatible spelling)",
     )
     _add_common(recv, version)
-    recv.add_argument(
-        "-s",
-        "--source",
-        dest="sources",
-        action="append",
-        default=[],
-        metavar="ADDRESS",
-        help="source-specific multicast: accept only this sender; repeatable",
-    )
+    _add_sources(recv, "source-specific multicast: accept only this sender; repeatable")
     recv.add_argument(
         "-x",
         "--exclude",
@@ -426,8 +431,26 @@ def build_parser() -> _ArgumentParser:
         " from arriving, and how to fix it; then join for real and listen.",
         epilog=DOCTOR_EPILOG,
     )
+    doctor.add_argument("group", metavar="GROUP", help="the multicast group to check")
     _add_common(doctor, version)
-    add_doctor_arguments(doctor, _seconds)
+    _add_sources(
+        doctor, "a sender of a source-specific join: check the route back to it; repeatable"
+    )
+    doctor.add_argument(
+        "--listen",
+        type=_seconds,
+        default=DEFAULT_LISTEN,
+        metavar="SECONDS",
+        help=f"join for real and watch for SECONDS (default {DEFAULT_LISTEN:g}; 0: do not)",
+    )
+    doctor.add_argument(
+        "-f",
+        "--format",
+        dest="output_format",
+        choices=("text", "jsonl"),
+        default="text",
+        help="text: a checklist (default); jsonl: a JSON object per check",
+    )
 
     demo = _add_command(
         commands,

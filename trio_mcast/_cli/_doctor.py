@@ -15,12 +15,10 @@ from ._exits import EXIT_OK, EXIT_PROBLEM, UsageError
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable
 
 __all__ = [
     "DOCTOR_EPILOG",
     "DoctorOptions",
-    "add_doctor_arguments",
     "doctor_options",
     "run_doctor",
 ]
@@ -44,35 +42,6 @@ examples:
 exit codes: 0 no problem (warnings allowed), 6 a problem was found, 2 usage
 error, 130 interrupted by Ctrl-C.
 """
-
-
-def add_doctor_arguments(parser: argparse.ArgumentParser, seconds: Callable[[str], float]) -> None:
-    """The options of ``doctor`` that are its own (the common ones are added by the caller)."""
-    parser.add_argument("group", metavar="GROUP", help="the multicast group to check")
-    parser.add_argument(
-        "-s",
-        "--source",
-        dest="sources",
-        action="append",
-        default=[],
-        metavar="ADDRESS",
-        help="a sender of a source-specific join: check the route back to it; repeatable",
-    )
-    parser.add_argument(
-        "--listen",
-        type=seconds,
-        default=DEFAULT_LISTEN,
-        metavar="SECONDS",
-        help=f"join for real and watch for SECONDS (default {DEFAULT_LISTEN:g}; 0: do not)",
-    )
-    parser.add_argument(
-        "-f",
-        "--format",
-        dest="output_format",
-        choices=("text", "jsonl"),
-        default="text",
-        help="text: a checklist (default); jsonl: a JSON object per check",
-    )
 
 
 @dataclass(frozen=True, slots=True)
