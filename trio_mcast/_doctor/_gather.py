@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from .._validate import Interface, IPAddress
 
-__all__ = ["gather", "read_udp_counters", "route_to"]
+__all__ = ["gather", "groups_joined_on", "read_udp_counters", "route_to"]
 
 _FIREWALL_TIMEOUT: Final = 5.0
 _FIREWALL_COMMANDS: Final = {
@@ -112,6 +112,16 @@ def _sysctl(name: str) -> int:
     if len(parts) > 5 and parts[2] == "conf":
         parts = [*parts[:3], ".".join(parts[3:-1]), parts[-1]]
     return int(_read("/proc/sys/" + "/".join(parts)).split()[0])
+
+
+def groups_joined_on(interface: str, ipv6: bool) -> tuple[str, ...]:
+    """The groups joined on ``interface`` now, by any socket (``/proc/net/igmp`` or ``igmp6``).
+
+    Raises:
+        OSError: The file cannot be read.
+    """
+    table = _read("/proc/self/net/igmp6" if ipv6 else "/proc/self/net/igmp")
+    return tuple(group_memberships(table, ipv6=ipv6).get(interface, ()))
 
 
 def read_udp_counters(ipv6: bool) -> dict[str, int]:
@@ -220,8 +230,7 @@ def gather(
     memberships = None
     if interface is not None:
         with contextlib.suppress(OSError):
-            table = _read("/proc/self/net/igmp6" if ipv6 else "/proc/self/net/igmp")
-            memberships = tuple(group_memberships(table, ipv6=ipv6).get(interface.name, ()))
+            memberships = groups_joined_on(interface.name, ipv6)
     counters = None
     try:
         counters = read_udp_counters(ipv6)
@@ -241,19 +250,17 @@ def gather(
     return Facts(
         group,
         port,
-        None if requested is None else requested.label,
-        sources,
-        interface,
-        links,
-        group_route,
-        source_routes,
-        sysctl,
-        memberships,
-        counters,
-        None,
-        port_sockets,
-        probe,
-        _firewall(port),
-        None,
-        unreadable,
+        requested=None if requested is None else requested.label,
+        sources=sources,
+        interface=interface,
+        links=links,
+        group_route=group_route,
+        source_routes=source_routes,
+        sysctl=sysctl,
+        memberships=memberships,
+        udp_counters=counters,
+        port_sockets=port_sockets,
+        port_probe=probe,
+        firewall=_firewall(port),
+        unreadable=unreadable,
     )

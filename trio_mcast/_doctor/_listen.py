@@ -21,8 +21,7 @@ from .._errors import MulticastError, NetlinkError
 from .._join import close_joined, initial_filter, open_joined_socket
 from .._procnet import kernel_drops
 from ._facts import Listen, SourceTraffic
-from ._gather import route_to
-from ._proc import group_memberships
+from ._gather import groups_joined_on, route_to
 
 if TYPE_CHECKING:
     from .._validate import JoinSpec
@@ -115,11 +114,9 @@ def _membership_shown(ipv6: bool, interface: Link | None, group: str) -> bool | 
     if interface is None:
         return None
     try:
-        with open("/proc/self/net/igmp6" if ipv6 else "/proc/self/net/igmp") as file:
-            table = file.read()
+        return group in groups_joined_on(interface.name, ipv6)
     except OSError:
         return None
-    return group in group_memberships(table, ipv6=ipv6).get(interface.name, [])
 
 
 def _on_link(source: str, interface: Link | None) -> bool | None:
