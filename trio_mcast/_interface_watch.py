@@ -120,7 +120,6 @@ class InterfaceWatch:
         self._route_group = route_group
         self._rebind = rebind
         self._label = memberships.interface.label
-        self._address = target.address
         self.follower = Follower(target, memberships.interface.ifindex)
         self.rejoins = 0
         self.interface_losses = 0
@@ -245,7 +244,9 @@ class InterfaceWatch:
             )
         try:
             self._rebind(ifindex)
-            self._memberships.join_all(ResolvedInterface(ifindex, self._address, self._label))
+            self._memberships.join_all(
+                ResolvedInterface(ifindex, follower.target.address, self._label)
+            )
         except JoinError as exc:
             retry_at = follower.rejoin_failed(now)
             self._publish(RejoinFailed(time.time(), exc.group, exc, retry_in=retry_at - now))
