@@ -286,6 +286,14 @@ class Host:
         """Run ``ip ARGS`` inside the host."""
         run_ip(*args, netns_pid=self.pid)
 
+    def stop(self) -> None:
+        """Kill the host's process, so its namespace goes with it; safe to call twice."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
     def command(self, argv: Sequence[str]) -> list[str]:
         """An argv that runs ``argv`` inside this host's network namespace."""
         return ["nsenter", "-t", str(self.pid), "-n", *argv]
@@ -346,11 +354,7 @@ class Lan:
             with contextlib.suppress(RuntimeError):
                 run_ip("link", "del", f"{self.bridge}p{host.number}")
         for host in self.hosts:
-            if host.process.poll() is None:
-                host.process.kill()
-            host.process.wait()
-            if host.process.stdout is not None:
-                host.process.stdout.close()
+            host.stop()
         with contextlib.suppress(RuntimeError):
             run_ip("link", "del", self.bridge)
 
@@ -376,8 +380,8 @@ def _spawn_host_process() -> subprocess.Popen[str]:
 def spawn_host(name: str, number: int, *, interface: str = "eth0") -> Host:
     """A host with no links yet: a child holding a fresh network namespace.
 
-    The caller links it up (``ip link add ... netns <pid>``) and must kill
-    and wait for ``host.process`` when done.
+    The caller links it up (``ip link add ... netns <pid>``) and must
+    :meth:`Host.stop` it when done.
     """
     return Host(name, number, _spawn_host_process(), interface=interface)
 

@@ -29,7 +29,7 @@ from trio_mcast._cli import EXIT_OK, EXIT_PROBLEM
 from trio_mcast._doctor import CHECKS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterator
 
 REPOSITORY: Final = Path(__file__).resolve().parents[2]
 PORT: Final = 40921
@@ -103,10 +103,7 @@ def router() -> Iterator[netns.Host]:
     finally:
         with contextlib.suppress(RuntimeError):
             netns.run_ip("link", "del", LINK)
-        host.process.kill()
-        host.process.wait()
-        if host.process.stdout is not None:
-            host.process.stdout.close()
+        host.stop()
 
 
 @contextlib.contextmanager
@@ -183,10 +180,7 @@ def test_strict_rp_filter_with_the_source_behind_a_router(router: netns.Host) ->
     finally:
         with contextlib.suppress(RuntimeError):
             netns.run_ip("link", "del", "tmdoc2")
-        source.process.kill()
-        source.process.wait()
-        if source.process.stdout is not None:
-            source.process.stdout.close()
+        source.stop()
 
 
 def test_forced_igmpv2_with_a_source(router: netns.Host) -> None:
@@ -235,28 +229,40 @@ def test_another_socket_with_reuseport_on_the_port(router: netns.Host) -> None:
     assert doctor.findings["port"]["evidence"] == [f"UDP sockets on port {PORT}: 1"]
 
 
+@contextlib.asynccontextmanager
+async def diagnosing(
+    group: str, family: socket.AddressFamily, listen: float
+) -> AsyncIterator[list[tuple[trio_mcast.Finding, ...]]]:
+    """``diagnose()`` on LINK in the background; the block runs once its listen has joined.
+
+    Yields a list that holds the findings once ``diagnose()`` has returned;
+    leaving the block waits for that.
+    """
+    done: list[tuple[trio_mcast.Finding, ...]] = []
+
+    async def run() -> None:
+        done.append(await trio_mcast.diagnose(group, PORT, interface=LINK, listen=listen))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await wait_until(
+            lambda: (LINK, group) in netns.memberships(family), "the listen has joined"
+        )
+        yield done
+
+
 async def test_drops_during_the_listen(router: netns.Host) -> None:
     """A burst the listen cannot read in time: the kernel drops, and doctor names it."""
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(OURS))
-    findings: tuple[trio_mcast.Finding, ...] = ()
-
-    async def diagnose() -> None:
-        nonlocal findings
-        findings = await trio_mcast.diagnose(GROUP, PORT, interface=LINK, listen=1.0)
-
     with sender:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(diagnose)
-            await wait_until(
-                lambda: (LINK, GROUP) in netns.memberships(socket.AF_INET),
-                "the listen has joined",
-            )
+        async with diagnosing(GROUP, socket.AF_INET, 1.0) as done:
             # Sent while this task holds the event loop: the listen cannot read
             # until the burst is over, so the socket's buffer overflows.
             payload = bytes(1400)
             for _ in range(2000):
                 sender.sendto(payload, (GROUP, PORT))
+    (findings,) = done
     found = {finding.check: finding for finding in findings}
     assert found["buffers"].status == "problem"
     assert found["buffers"].fix is not None
@@ -342,22 +348,12 @@ async def test_ipv6_healthy_then_forced_mldv1(router: netns.Host) -> None:
         sender.setsockopt(
             socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, socket.if_nametoindex(PEER)
         )
-    findings: tuple[trio_mcast.Finding, ...] = ()
-
-    async def diagnose() -> None:
-        nonlocal findings
-        findings = await trio_mcast.diagnose(group, PORT, interface=LINK, listen=0.5)
-
     with sender:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(diagnose)
-            await wait_until(
-                lambda: (LINK, group) in netns.memberships(socket.AF_INET6),
-                "the listen has joined",
-            )
-            while not findings:
+        async with diagnosing(group, socket.AF_INET6, 0.5) as done:
+            while not done:
                 sender.sendto(b"hello", (group, PORT))
                 await trio.sleep(0.01)
+    (findings,) = done
     statuses = {finding.check: finding.status for finding in findings}
     assert statuses == {**dict.fromkeys(CHECKS, "ok"), "firewall": statuses["firewall"]}
     listen = findings[-1]
@@ -382,22 +378,12 @@ def igmp_query() -> bytes:
 async def test_the_listen_sees_a_querier_on_the_link(router: netns.Host) -> None:
     with netns.entered(router.ns_path):
         querier = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IGMP)
-    findings: tuple[trio_mcast.Finding, ...] = ()
-
-    async def diagnose() -> None:
-        nonlocal findings
-        findings = await trio_mcast.diagnose(GROUP, PORT, interface=LINK, listen=0.5)
-
     with querier:
         querier.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(THEIRS))
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(diagnose)
-            await wait_until(
-                lambda: (LINK, GROUP) in netns.memberships(socket.AF_INET),
-                "the listen has joined",
-            )
-            while not findings:
+        async with diagnosing(GROUP, socket.AF_INET, 0.5) as done:
+            while not done:
                 querier.sendto(igmp_query(), ("224.0.0.1", 0))
                 await trio.sleep(0.05)
+    (findings,) = done
     (listen,) = [finding for finding in findings if finding.check == "listen"]
     assert "membership query seen: yes" in listen.evidence

@@ -83,6 +83,8 @@ def link_sender(host: netns.Host, family: socket.AddressFamily) -> socket.socket
 
 def remove_link_and_host(host: netns.Host) -> None:
     netns.run_ip("link", "del", LINK)
+    # Killed, not stopped: its pipe stays open until the LAN closes, so the
+    # test's count of descriptors is not changed by it.
     host.process.kill()
     host.process.wait()
 

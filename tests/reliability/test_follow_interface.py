@@ -142,10 +142,7 @@ def link() -> Iterator[RecreatableLink]:
         for name in (LINK, OTHER_LINK):
             if name in present:
                 netns.run_ip("link", "del", name)
-        host.process.kill()
-        host.process.wait()
-        if host.process.stdout is not None:
-            host.process.stdout.close()
+        host.stop()
 
 
 def interface_for(naming: str) -> str | None:
