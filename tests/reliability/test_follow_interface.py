@@ -149,6 +149,11 @@ def interface_for(naming: str) -> str | None:
     return {"name": LINK, "address": OURS[socket.AF_INET], "kernel": None}[naming]
 
 
+def channel(family: socket.AddressFamily, ssm: bool) -> tuple[str, list[str] | None]:
+    """A test's group, and its one source (the sending host) when source-specific."""
+    return (SSM_GROUPS if ssm else GROUPS)[family], [THEIRS[family]] if ssm else None
+
+
 def groups_on(family: socket.AddressFamily, name: str = LINK) -> set[str]:
     return {group for interface, group in netns.memberships(family) if interface == name}
 
@@ -182,10 +187,10 @@ async def delivers(
 async def test_a_recreated_link_is_rejoined_within_a_second_and_loses_nothing_after(
     link: RecreatableLink, family: socket.AddressFamily, naming: str, ssm: bool
 ) -> None:
-    group = (SSM_GROUPS if ssm else GROUPS)[family]
+    group, sources = channel(family, ssm)
     interface = interface_for(naming)
     async with trio_mcast.open_multicast_receiver(
-        group, PORT, interface=interface, sources=[THEIRS[family]] if ssm else None
+        group, PORT, interface=interface, sources=sources
     ) as receiver:
         events = receiver.events()
         await delivers(link, receiver, group, tag=b"before")
@@ -290,11 +295,11 @@ async def test_memberships_joined_and_left_at_run_time_are_rebuilt_exactly(
 async def test_renumbering_follows_an_address_and_leaves_names_and_routes_alone(
     link: RecreatableLink, family: socket.AddressFamily, naming: str, ssm: bool
 ) -> None:
-    group = (SSM_GROUPS if ssm else GROUPS)[family]
+    group, sources = channel(family, ssm)
     interface = interface_for(naming)
     index = socket.if_nametoindex(LINK)
     async with trio_mcast.open_multicast_receiver(
-        group, PORT, interface=interface, sources=[THEIRS[family]] if ssm else None
+        group, PORT, interface=interface, sources=sources
     ) as receiver:
         events = receiver.events()
         ours, prefix = OURS[family], PREFIX[family]
@@ -346,10 +351,10 @@ async def test_an_address_is_followed_to_another_interface(link: RecreatableLink
 async def test_link_down_then_up_keeps_the_memberships_and_rejoins_nothing(
     link: RecreatableLink, family: socket.AddressFamily, naming: str, ssm: bool
 ) -> None:
-    group = (SSM_GROUPS if ssm else GROUPS)[family]
+    group, sources = channel(family, ssm)
     index = socket.if_nametoindex(LINK)
     async with trio_mcast.open_multicast_receiver(
-        group, PORT, interface=interface_for(naming), sources=[THEIRS[family]] if ssm else None
+        group, PORT, interface=interface_for(naming), sources=sources
     ) as receiver:
         netns.run_ip("link", "set", LINK, "down")
         # The kernel keeps a down interface's memberships.
