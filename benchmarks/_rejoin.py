@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
 import time
 from typing import TYPE_CHECKING, Final
 
 import trio
 
 import trio_mcast
+from tests import netns
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -43,12 +43,8 @@ _SEND_INTERVAL: Final = 0.001
 _DEADLINE: Final = 10.0
 
 
-def _ip_batch(commands: list[str]) -> None:
-    subprocess.run(["ip", "-batch", "-"], input="\n".join(commands) + "\n", text=True, check=True)
-
-
 def _create() -> None:
-    _ip_batch(
+    netns.run_ip_batch(
         [
             f"link add {LINK} type veth peer name {PEER}",
             f"addr add {ADDRESS}/24 dev {LINK}",
@@ -56,10 +52,6 @@ def _create() -> None:
             f"link set {PEER} up",
         ]
     )
-
-
-def _delete(*, check: bool = True) -> None:
-    subprocess.run(["ip", "link", "del", LINK], check=check)
 
 
 async def _send_forever(port: int) -> None:
@@ -90,7 +82,7 @@ async def _cycles(count: int, port: int) -> list[Sample]:
             events = receiver.events()
             nursery.start_soon(_send_forever, port)
             for _ in range(count):
-                _delete()
+                netns.run_ip("link", "del", LINK)
                 lost = await _next(events)
                 assert isinstance(lost, trio_mcast.InterfaceLost), lost
                 while True:
@@ -117,7 +109,8 @@ async def _cycles(count: int, port: int) -> list[Sample]:
             nursery.cancel_scope.cancel()
     finally:
         if LINK in {name for _, name in socket.if_nameindex()}:
-            _delete(check=False)
+            with contextlib.suppress(RuntimeError):
+                netns.run_ip("link", "del", LINK)
     return samples
 
 
