@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from benchmarks._options import parse_settings
-from tests.netns import enter_private_network
+from trio_mcast.testing import enter_private_network
 
 
 def main() -> int:

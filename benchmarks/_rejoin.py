@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 import trio_mcast
-from tests import netns
+from trio_mcast import testing
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -44,7 +44,7 @@ _DEADLINE: Final = 10.0
 
 
 def _create() -> None:
-    netns.run_ip_batch(
+    testing.run_ip_batch(
         [
             f"link add {LINK} type veth peer name {PEER}",
             f"addr add {ADDRESS}/24 dev {LINK}",
@@ -82,7 +82,7 @@ async def _cycles(count: int, port: int) -> list[Sample]:
             events = receiver.events()
             nursery.start_soon(_send_forever, port)
             for _ in range(count):
-                netns.run_ip("link", "del", LINK)
+                testing.run_ip("link", "del", LINK)
                 lost = await _next(events)
                 assert isinstance(lost, trio_mcast.InterfaceLost), lost
                 while True:
@@ -110,7 +110,7 @@ async def _cycles(count: int, port: int) -> list[Sample]:
     finally:
         if LINK in {name for _, name in socket.if_nameindex()}:
             with contextlib.suppress(RuntimeError):
-                netns.run_ip("link", "del", LINK)
+                testing.run_ip("link", "del", LINK)
     return samples
 
 

@@ -25,9 +25,9 @@ from trio_mcast._sequence import pack_header
 
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
-    from tests import netns
+    from trio_mcast import testing
 
 #: Seconds any one subprocess may take; the whole module stays well under 30 s.
 TIMEOUT: Final = 10.0
@@ -108,9 +108,9 @@ async def test_recv_count_fed_by_send_on_loopback() -> None:
 
 
 async def test_recv_on_one_host_fed_by_send_on_another(
-    make_lan: Callable[..., netns.Lan],
+    multicast_lan: testing.LanFactory,
 ) -> None:
-    sender, receiver = make_lan(2).hosts
+    sender, receiver = multicast_lan(2).hosts
     port = "40202"
     recv_argv = cli_argv("recv", GROUP, "-p", port, "--interface", "eth0", "--count", "2")
     send_argv = cli_argv(
@@ -130,9 +130,9 @@ async def test_recv_on_one_host_fed_by_send_on_another(
 
 
 async def test_ipv6_recv_on_one_host_fed_by_send_on_another(
-    make_lan: Callable[..., netns.Lan],
+    multicast_lan: testing.LanFactory,
 ) -> None:
-    sender, receiver = make_lan(2).hosts
+    sender, receiver = multicast_lan(2).hosts
     group, port = "ff12::1234", "40203"
     recv_argv = cli_argv("recv", group, "-p", port, "-i", "eth0", "-c", "1", "-f", "jsonl")
     send_argv = cli_argv("send", group, "-p", port, "-i", "eth0", "-m", "six")
@@ -148,9 +148,9 @@ async def test_ipv6_recv_on_one_host_fed_by_send_on_another(
 
 
 async def test_recv_sequence_reports_a_deliberate_gap(
-    make_lan: Callable[..., netns.Lan],
+    multicast_lan: testing.LanFactory,
 ) -> None:
-    sender_host, receiver = make_lan(2).hosts
+    sender_host, receiver = multicast_lan(2).hosts
     port = 40204
     # 4, 7 and 8 never come; 3 comes late; 6 comes twice; one datagram has no header.
     numbers = [0, 1, 2, 5, 3, 6, 6, 9]

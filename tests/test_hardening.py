@@ -18,7 +18,7 @@ import trio
 import trio_mcast
 from tests import netns
 from tests.receiving import recv_exactly
-from trio_mcast import InvalidArgumentError, InvalidInterfaceError
+from trio_mcast import InvalidArgumentError, InvalidInterfaceError, testing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -166,7 +166,7 @@ async def test_an_interface_address_of_no_local_interface_is_refused_before_any_
 async def test_a_secondary_local_address_still_names_its_interface(
     loopback_sender: socket.socket,
 ) -> None:
-    netns.run_ip("addr", "add", "127.81.0.2/32", "dev", "lo")
+    testing.run_ip("addr", "add", "127.81.0.2/32", "dev", "lo")
     try:
         async with trio_mcast.open_multicast_receiver(
             GROUP, PORT, interface="127.81.0.2"
@@ -174,7 +174,7 @@ async def test_a_secondary_local_address_still_names_its_interface(
             loopback_sender.sendto(b"via a secondary address", (GROUP, PORT))
             assert (await receiver.receive()).payload == b"via a secondary address"
     finally:
-        netns.run_ip("addr", "del", "127.81.0.2/32", "dev", "lo")
+        testing.run_ip("addr", "del", "127.81.0.2/32", "dev", "lo")
 
 
 async def test_the_sender_names_interface_and_loopback_as_spelled() -> None:

@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING
 
 import trio
 
 from tests import netns
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from trio_mcast import testing
 
 
 def test_process_is_in_a_private_namespace_with_only_loopback() -> None:
-    assert netns.namespace_state().active
+    assert testing.namespace_state().active
     assert [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
 async def test_two_hosts_exchange_one_multicast_datagram(
-    make_lan: Callable[..., netns.Lan],
+    multicast_lan: testing.LanFactory,
 ) -> None:
-    lan = make_lan(2)
+    lan = multicast_lan(2)
     sender_host, receiver_host = lan.hosts
     group = "239.1.2.3"
-    receiver = receiver_host.open_socket(socket.AF_INET)
+    receiver = receiver_host.socket(socket.AF_INET)
     sender = sender_host.sender(socket.AF_INET)
     with receiver, sender:
         receiver.bind((group, 40001))
@@ -40,11 +37,11 @@ async def test_two_hosts_exchange_one_multicast_datagram(
     assert source[0] == sender_host.ipv4
 
 
-async def test_ipv6_multicast_crosses_the_link(make_lan: Callable[..., netns.Lan]) -> None:
-    lan = make_lan(2)
+async def test_ipv6_multicast_crosses_the_link(multicast_lan: testing.LanFactory) -> None:
+    lan = multicast_lan(2)
     sender_host, receiver_host = lan.hosts
     group = "ff12::1234"
-    receiver = receiver_host.open_socket(socket.AF_INET6)
+    receiver = receiver_host.socket(socket.AF_INET6)
     sender = sender_host.sender(socket.AF_INET6)
     with receiver, sender:
         receiver.bind((group, 40002, 0, receiver_host.ifindex))

@@ -17,10 +17,9 @@ import trio.testing
 import trio_mcast
 from tests import netns
 from tests.receiving import DEADLINE, receive_n, send_loopback
+from trio_mcast import testing
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from trio_mcast import Datagram
 
 PORT = 40100
@@ -38,9 +37,9 @@ async def test_loopback_round_trip_names_group_and_source(loopback_sender: socke
 
 
 async def test_three_groups_from_another_host_all_delivered_in_order(
-    make_lan: Callable[..., netns.Lan],
+    multicast_lan: testing.LanFactory,
 ) -> None:
-    lan = make_lan(1)
+    lan = multicast_lan(1)
     (host,) = lan.hosts
     groups = ["239.2.0.1", "239.2.0.2", "239.2.0.3"]
     per_group = 1000
@@ -65,8 +64,8 @@ async def test_three_groups_from_another_host_all_delivered_in_order(
     assert statistics.datagrams == per_group * len(groups)
 
 
-async def test_ipv6_across_two_hosts(make_lan: Callable[..., netns.Lan]) -> None:
-    lan = make_lan(2)
+async def test_ipv6_across_two_hosts(multicast_lan: testing.LanFactory) -> None:
+    lan = multicast_lan(2)
     sender_host, receiver_host = lan.hosts
     group = "ff12::4242"
     async with trio_mcast.open_multicast_receiver(group, PORT, interface=lan.bridge) as receiver:
@@ -83,9 +82,9 @@ async def test_ipv6_across_two_hosts(make_lan: Callable[..., netns.Lan]) -> None
     ("family", "group"), [(socket.AF_INET, "232.1.1.1"), (socket.AF_INET6, "ff32::8000:1")]
 )
 async def test_source_specific_receiver_hears_only_its_source(
-    make_lan: Callable[..., netns.Lan], family: socket.AddressFamily, group: str
+    multicast_lan: testing.LanFactory, family: socket.AddressFamily, group: str
 ) -> None:
-    lan = make_lan(2)
+    lan = multicast_lan(2)
     wanted, unwanted = lan.hosts
     wanted_source = wanted.ipv4 if family == socket.AF_INET else wanted.ipv6
     async with trio_mcast.open_multicast_receiver(
@@ -483,7 +482,7 @@ async def test_the_receiver_shows_its_sources_and_interface_index() -> None:
         )
     # Left to the kernel, which needs a route to choose by: the index is the
     # interface that route takes.
-    netns.run_ip("route", "add", "239.21.0.3/32", "dev", "lo")
+    testing.run_ip("route", "add", "239.21.0.3/32", "dev", "lo")
     try:
         async with trio_mcast.open_multicast_receiver("239.21.0.3", PORT) as anyone:
             assert (anyone.sources, anyone.interface_index, anyone.state) == ((), index, "joined")
@@ -492,7 +491,7 @@ async def test_the_receiver_shows_its_sources_and_interface_index() -> None:
                 f" interface_index={index}>"
             )
     finally:
-        netns.run_ip("route", "del", "239.21.0.3/32", "dev", "lo")
+        testing.run_ip("route", "del", "239.21.0.3/32", "dev", "lo")
 
 
 async def test_serve_multicast_takes_keyword_options_through_partial(

@@ -22,6 +22,7 @@ __all__ = [
     "JoinError",
     "MulticastError",
     "NetlinkError",
+    "NetworkSetupError",
     "describe",
     "join_error_from_oserror",
 ]
@@ -314,3 +315,21 @@ class NetlinkError(MulticastError):
         super().__init__(message)
         self.offset = offset
         self.errno = errno
+
+
+class NetworkSetupError(RuntimeError):
+    """Building a test network with :mod:`trio_mcast.testing` failed.
+
+    Not a :class:`MulticastError`: it reports the test environment (a missing
+    tool, a refused namespace, a failed ``ip`` command), not a value passed to
+    the library.
+
+    Attributes:
+        command: The command that failed, as run; empty when no command ran.
+        stderr: What it printed on standard error, stripped.
+    """
+
+    def __init__(self, message: str, *, command: tuple[str, ...] = (), stderr: str = "") -> None:
+        super().__init__(message)
+        self.command = command
+        self.stderr = stderr

@@ -25,6 +25,7 @@ import trio_mcast
 from tests import netns
 from tests.cli_process import cli_argv
 from tests.reliability._support import wait_until
+from trio_mcast import testing
 from trio_mcast._cli import EXIT_OK, EXIT_PROBLEM
 from trio_mcast._doctor import CHECKS
 
@@ -77,11 +78,11 @@ def assert_problem(doctor: Doctor, check: str, fix: str) -> None:
 
 
 @pytest.fixture
-def router() -> Iterator[netns.Host]:
+def router() -> Iterator[testing.Host]:
     """A host linked to this namespace by ``LINK`` (it is at THEIRS), empty otherwise."""
-    host = netns.spawn_host("router", 2, interface=PEER)
+    host = testing.spawn_host("router", 2, interface=PEER)
     try:
-        netns.run_ip_batch(
+        testing.run_ip_batch(
             [
                 f"link add {LINK} type veth peer name {PEER} netns {host.pid}",
                 f"addr add {OURS}/24 dev {LINK}",
@@ -90,7 +91,7 @@ def router() -> Iterator[netns.Host]:
                 f"route add 232.63.0.0/16 dev {LINK}",
             ]
         )
-        netns.run_ip_batch(
+        testing.run_ip_batch(
             [
                 f"addr add {THEIRS}/24 dev {PEER}",
                 f"link set {PEER} up",
@@ -98,11 +99,11 @@ def router() -> Iterator[netns.Host]:
             ],
             netns_pid=host.pid,
         )
-        netns.wait_for_multicast_routes(PEER, netns_pid=host.pid)
+        testing.wait_for_multicast_routes(PEER, netns_pid=host.pid)
         yield host
     finally:
         with contextlib.suppress(RuntimeError):
-            netns.run_ip("link", "del", LINK)
+            testing.run_ip("link", "del", LINK)
         host.stop()
 
 
@@ -117,35 +118,35 @@ def sysctl(name: str, value: str) -> Iterator[None]:
         path.write_text(before)
 
 
-def test_a_down_interface(router: netns.Host) -> None:
-    netns.run_ip("link", "set", LINK, "down")
+def test_a_down_interface(router: testing.Host) -> None:
+    testing.run_ip("link", "set", LINK, "down")
     doctor = run_doctor(GROUP, "-p", str(PORT), "-i", LINK, "--listen", "0")
     assert_problem(doctor, "interface", f"ip link set {LINK} up")
 
 
-def test_multicast_turned_off(router: netns.Host) -> None:
-    netns.run_ip("link", "set", LINK, "multicast", "off")
+def test_multicast_turned_off(router: testing.Host) -> None:
+    testing.run_ip("link", "set", LINK, "multicast", "off")
     doctor = run_doctor(GROUP, "-p", str(PORT), "-i", LINK, "--listen", "0")
     assert_problem(doctor, "interface", f"ip link set {LINK} multicast on")
 
 
-def test_no_address(router: netns.Host) -> None:
-    netns.run_ip("addr", "flush", "dev", LINK)
+def test_no_address(router: testing.Host) -> None:
+    testing.run_ip("addr", "flush", "dev", LINK)
     doctor = run_doctor(GROUP, "-p", str(PORT), "-i", LINK, "--listen", "0")
     assert_problem(doctor, "interface", f"ip addr add ADDRESS/PREFIX dev {LINK}")
 
 
-def test_no_route_for_the_group(router: netns.Host) -> None:
+def test_no_route_for_the_group(router: testing.Host) -> None:
     doctor = run_doctor("239.64.0.1", "-p", str(PORT), "--listen", "0")
     assert_problem(doctor, "route", "ip route add 224.0.0.0/4 dev IFACE")
     assert doctor.status("interface") == "problem"
 
 
-def test_strict_rp_filter_with_the_source_behind_a_router(router: netns.Host) -> None:
+def test_strict_rp_filter_with_the_source_behind_a_router(router: testing.Host) -> None:
     # The router's other side: the source's subnet, with the source on it.
-    source = netns.spawn_host("source", 5, interface="eth0")
+    source = testing.spawn_host("source", 5, interface="eth0")
     try:
-        netns.run_ip_batch(
+        testing.run_ip_batch(
             [
                 f"link add eth2 type veth peer name eth0 netns {source.pid}",
                 "addr add 10.220.0.1/24 dev eth2",
@@ -153,11 +154,11 @@ def test_strict_rp_filter_with_the_source_behind_a_router(router: netns.Host) ->
             ],
             netns_pid=router.pid,
         )
-        netns.run_ip_batch(
+        testing.run_ip_batch(
             [f"addr add {FAR_SOURCE}/24 dev eth0", "link set eth0 up"], netns_pid=source.pid
         )
         # This namespace reaches 10.220.0.0/24 through another link, not LINK.
-        netns.run_ip_batch(
+        testing.run_ip_batch(
             [
                 "link add tmdoc2 type veth peer name tmdoc3",
                 "addr add 10.221.0.1/24 dev tmdoc2",
@@ -175,21 +176,21 @@ def test_strict_rp_filter_with_the_source_behind_a_router(router: netns.Host) ->
                 f"sysctl -w net.ipv4.conf.{LINK}.rp_filter=2 net.ipv4.conf.all.rp_filter=2",
             )
             # Routed back through the router on LINK, the same source passes.
-            netns.run_ip("route", "replace", "10.220.0.0/24", "via", THEIRS, "dev", LINK)
+            testing.run_ip("route", "replace", "10.220.0.0/24", "via", THEIRS, "dev", LINK)
             assert run_doctor(*args).status("rp_filter") == "ok"
     finally:
         with contextlib.suppress(RuntimeError):
-            netns.run_ip("link", "del", "tmdoc2")
+            testing.run_ip("link", "del", "tmdoc2")
         source.stop()
 
 
-def test_forced_igmpv2_with_a_source(router: netns.Host) -> None:
+def test_forced_igmpv2_with_a_source(router: testing.Host) -> None:
     with sysctl(f"net.ipv4.conf.{LINK}.force_igmp_version", "2"):
         doctor = run_doctor(SSM_GROUP, "-p", str(PORT), "-i", LINK, "-s", THEIRS, "--listen", "0")
     assert_problem(doctor, "ssm", f"sysctl -w net.ipv4.conf.{LINK}.force_igmp_version=0")
 
 
-def test_a_membership_limit_below_the_groups_asked(router: netns.Host) -> None:
+def test_a_membership_limit_below_the_groups_asked(router: testing.Host) -> None:
     with sysctl("net.ipv4.igmp_max_memberships", "0"):
         doctor = run_doctor(GROUP, "-p", str(PORT), "-i", LINK, "--listen", "0.2")
     assert_problem(doctor, "limits", "sysctl -w net.ipv4.igmp_max_memberships=20")
@@ -197,9 +198,9 @@ def test_a_membership_limit_below_the_groups_asked(router: netns.Host) -> None:
     assert doctor.status("listen") == "problem"
 
 
-def test_a_snooping_bridge_without_a_querier(make_lan: Callable[..., netns.Lan]) -> None:
-    lan = make_lan(1)
-    netns.run_ip(
+def test_a_snooping_bridge_without_a_querier(multicast_lan: testing.LanFactory) -> None:
+    lan = multicast_lan(1)
+    testing.run_ip(
         "link", "set", lan.bridge, "type", "bridge", "mcast_snooping", "1", "mcast_querier", "0"
     )
     doctor = run_doctor(GROUP, "-p", str(PORT), "-i", lan.bridge, "--listen", "0")
@@ -208,14 +209,14 @@ def test_a_snooping_bridge_without_a_querier(make_lan: Callable[..., netns.Lan])
         "bridge",
         f"ip link set {lan.bridge} type bridge mcast_querier 1 (or mcast_snooping 0)",
     )
-    netns.run_ip("link", "set", lan.bridge, "type", "bridge", "mcast_querier", "1")
+    testing.run_ip("link", "set", lan.bridge, "type", "bridge", "mcast_querier", "1")
     assert (
         run_doctor(GROUP, "-p", str(PORT), "-i", lan.bridge, "--listen", "0").status("bridge")
         == "ok"
     )
 
 
-def test_another_socket_with_reuseport_on_the_port(router: netns.Host) -> None:
+def test_another_socket_with_reuseport_on_the_port(router: testing.Host) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
         other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         other.bind(("0.0.0.0", PORT))
@@ -251,7 +252,7 @@ async def diagnosing(
         yield done
 
 
-async def test_drops_during_the_listen(router: netns.Host) -> None:
+async def test_drops_during_the_listen(router: testing.Host) -> None:
     """A burst the listen cannot read in time: the kernel drops, and doctor names it."""
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(OURS))
@@ -270,8 +271,8 @@ async def test_drops_during_the_listen(router: netns.Host) -> None:
     assert found["listen"].status == "ok"
 
 
-def test_a_healthy_lan_exits_0_and_hears_the_sender(make_lan: Callable[..., netns.Lan]) -> None:
-    receiver, sender_host = make_lan(2, names=("receiver", "sender")).hosts
+def test_a_healthy_lan_exits_0_and_hears_the_sender(multicast_lan: testing.LanFactory) -> None:
+    receiver, sender_host = multicast_lan(2, names=("receiver", "sender")).hosts
     group = "239.63.1.1"
 
     def in_receiver(argv: list[str]) -> list[str]:
@@ -338,13 +339,13 @@ def test_bad_input_is_one_line_and_a_usage_code(args: list[str], message: str) -
     assert result.stdout == ""
 
 
-async def test_ipv6_healthy_then_forced_mldv1(router: netns.Host) -> None:
-    netns.run_ip("-6", "addr", "add", "fd99:219::1/64", "dev", LINK, "nodad")
+async def test_ipv6_healthy_then_forced_mldv1(router: testing.Host) -> None:
+    testing.run_ip("-6", "addr", "add", "fd99:219::1/64", "dev", LINK, "nodad")
     router.ip("-6", "addr", "add", "fd99:219::2/64", "dev", PEER, "nodad")
-    netns.wait_for_multicast_routes(PEER, netns_pid=router.pid)
+    testing.wait_for_multicast_routes(PEER, netns_pid=router.pid)
     group = "ff15::63:1"
-    sender = router.open_socket(socket.AF_INET6)
-    with netns.entered(router.ns_path):
+    sender = router.socket(socket.AF_INET6)
+    with testing.entered(router.ns_path):
         sender.setsockopt(
             socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, socket.if_nametoindex(PEER)
         )
@@ -375,8 +376,8 @@ def igmp_query() -> bytes:
     return struct.pack("!BBH4s", 0x11, 100, ~total & 0xFFFF, bytes(4))
 
 
-async def test_the_listen_sees_a_querier_on_the_link(router: netns.Host) -> None:
-    with netns.entered(router.ns_path):
+async def test_the_listen_sees_a_querier_on_the_link(router: testing.Host) -> None:
+    with testing.entered(router.ns_path):
         querier = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IGMP)
     with querier:
         querier.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(THEIRS))

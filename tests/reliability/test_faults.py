@@ -32,10 +32,11 @@ import trio_mcast
 from tests import netns
 from tests.cli_process import LISTENING, cli_argv, running_cli
 from tests.receiving import DEADLINE, receive_until
+from trio_mcast import testing
 from trio_mcast._cli import EXIT_STREAM_STOPPED
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
 PORT: Final = 40901
 REPOSITORY: Final = Path(__file__).resolve().parents[2]
@@ -52,37 +53,39 @@ SSM_GROUPS: Final = {socket.AF_INET: "232.60.0.1", socket.AF_INET6: "ff32::60:1"
 
 
 @pytest.fixture
-def doomed_host(make_lan: Callable[..., netns.Lan]) -> Iterator[netns.Host]:
+def doomed_host(multicast_lan: testing.LanFactory) -> Iterator[testing.Host]:
     """A host linked to this namespace by a veth of its own (``LINK``), to be deleted."""
-    (host,) = make_lan(1, names=("doomed",)).hosts
-    netns.run_ip("link", "add", LINK, "type", "veth", "peer", "name", PEER, "netns", str(host.pid))
+    (host,) = multicast_lan(1, names=("doomed",)).hosts
+    testing.run_ip(
+        "link", "add", LINK, "type", "veth", "peer", "name", PEER, "netns", str(host.pid)
+    )
     try:
-        netns.run_ip("addr", "add", f"{LINK4[0]}/24", "dev", LINK)
-        netns.run_ip("-6", "addr", "add", f"{LINK6[0]}/64", "dev", LINK, "nodad")
-        netns.run_ip("link", "set", LINK, "up")
+        testing.run_ip("addr", "add", f"{LINK4[0]}/24", "dev", LINK)
+        testing.run_ip("-6", "addr", "add", f"{LINK6[0]}/64", "dev", LINK, "nodad")
+        testing.run_ip("link", "set", LINK, "up")
         host.ip("addr", "add", f"{LINK4[1]}/24", "dev", PEER)
         host.ip("-6", "addr", "add", f"{LINK6[1]}/64", "dev", PEER, "nodad")
         host.ip("link", "set", PEER, "up")
         yield host
     finally:
         if LINK in {name for _, name in socket.if_nameindex()}:
-            netns.run_ip("link", "del", LINK)
+            testing.run_ip("link", "del", LINK)
 
 
-def link_sender(host: netns.Host, family: socket.AddressFamily) -> socket.socket:
+def link_sender(host: testing.Host, family: socket.AddressFamily) -> socket.socket:
     """A socket in ``host`` that sends multicast out of its end of ``LINK``."""
-    sock = host.open_socket(family)
+    sock = host.socket(family)
     if family == socket.AF_INET:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(LINK4[1]))
     else:
-        with netns.entered(host.ns_path):
+        with testing.entered(host.ns_path):
             index = socket.if_nametoindex(PEER)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
     return sock
 
 
-def remove_link_and_host(host: netns.Host) -> None:
-    netns.run_ip("link", "del", LINK)
+def remove_link_and_host(host: testing.Host) -> None:
+    testing.run_ip("link", "del", LINK)
     # Killed, not stopped: its pipe stays open until the LAN closes, so the
     # test's count of descriptors is not changed by it.
     host.process.kill()
@@ -96,7 +99,7 @@ def groups_on_link(family: socket.AddressFamily) -> list[str]:
 @pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6], ids=["ipv4", "ipv6"])
 @pytest.mark.parametrize("source_specific", [False, True], ids=["any-source", "ssm"])
 async def test_deleted_interface_and_vanished_sender_leave_the_receiver_waiting(
-    doomed_host: netns.Host, family: socket.AddressFamily, source_specific: bool
+    doomed_host: testing.Host, family: socket.AddressFamily, source_specific: bool
 ) -> None:
     group = (SSM_GROUPS if source_specific else GROUPS)[family]
     sources = [(LINK4 if family == socket.AF_INET else LINK6)[1]] if source_specific else None
@@ -140,7 +143,7 @@ async def test_deleted_interface_and_vanished_sender_leave_the_receiver_waiting(
         assert [event async for event in events] == []
 
 
-async def test_cli_idle_timeout_notices_a_deleted_interface(doomed_host: netns.Host) -> None:
+async def test_cli_idle_timeout_notices_a_deleted_interface(doomed_host: testing.Host) -> None:
     group = GROUPS[socket.AF_INET]
     argv = cli_argv(
         "recv",

@@ -35,9 +35,7 @@ import trio_mcast
 from tests.reliability._support import MIB, rss_bytes
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from tests import netns
+    from trio_mcast import testing
     from trio_mcast._open_receiver import Overflow
 
 PORT: Final = 40701
@@ -91,9 +89,9 @@ def take_queued(receiver: trio_mcast.MulticastReceiver) -> list[trio_mcast.Datag
 @pytest.mark.soak
 @pytest.mark.parametrize("overflow", ["drop-oldest", "drop-newest"])
 async def test_flood_with_a_stalled_consumer_is_bounded_and_counted(
-    make_lan: Callable[..., netns.Lan], overflow: Overflow
+    multicast_lan: testing.LanFactory, overflow: Overflow
 ) -> None:
-    lan = make_lan(1)
+    lan = multicast_lan(1)
     (host,) = lan.hosts
     peak_rss = 0
 

@@ -32,6 +32,7 @@ from tests import netns
 from tests.cli_process import LISTENING, cli_argv, running_cli
 from tests.receiving import DEADLINE, receive_n, receive_until
 from tests.reliability._support import MIB, rss_bytes
+from trio_mcast import testing
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -80,12 +81,12 @@ NAMINGS: Final = [
 class RecreatableLink:
     """``LINK`` between this namespace and a sending host, made and unmade at will."""
 
-    host: netns.Host
+    host: testing.Host
 
     def create(self, name: str = LINK, *, address: str | None = None) -> int:
         """Create ``name`` with our addresses (IPv4 ``address`` if given) and routes; its index."""
         ours4 = address or OURS[socket.AF_INET]
-        netns.run_ip_batch(
+        testing.run_ip_batch(
             [
                 f"link add {name} type veth peer name {PEER} netns {self.host.pid}",
                 f"addr add {ours4}/24 dev {name}",
@@ -98,7 +99,7 @@ class RecreatableLink:
 
     def connect_peer(self) -> None:
         """Configure the host's end and wait until it can send multicast."""
-        netns.run_ip_batch(
+        testing.run_ip_batch(
             [
                 f"addr add {THEIRS[socket.AF_INET]}/24 dev {PEER}",
                 f"addr add {THEIRS[socket.AF_INET6]}/64 dev {PEER} nodad",
@@ -107,20 +108,20 @@ class RecreatableLink:
             ],
             netns_pid=self.host.pid,
         )
-        netns.wait_for_multicast_routes(PEER, netns_pid=self.host.pid)
+        testing.wait_for_multicast_routes(PEER, netns_pid=self.host.pid)
 
     def delete(self, name: str = LINK) -> None:
-        netns.run_ip("link", "del", name)
+        testing.run_ip("link", "del", name)
 
     def sender(self, family: socket.AddressFamily, *, bind: bool = True) -> socket.socket:
         """A socket in the host that sends out of ``PEER`` (as it is now), from ``THEIRS``."""
-        sock = self.host.open_socket(family)
+        sock = self.host.socket(family)
         if family == socket.AF_INET:
             sock.setsockopt(
                 socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(THEIRS[family])
             )
         else:
-            with netns.entered(self.host.ns_path):
+            with testing.entered(self.host.ns_path):
                 index = socket.if_nametoindex(PEER)
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
         if bind:
@@ -131,7 +132,7 @@ class RecreatableLink:
 
 @pytest.fixture
 def link() -> Iterator[RecreatableLink]:
-    host = netns.spawn_host("sender", 2, interface=PEER)
+    host = testing.spawn_host("sender", 2, interface=PEER)
     recreatable = RecreatableLink(host)
     try:
         recreatable.create()
@@ -141,7 +142,7 @@ def link() -> Iterator[RecreatableLink]:
         present = {name for _, name in socket.if_nameindex()}
         for name in (LINK, OTHER_LINK):
             if name in present:
-                netns.run_ip("link", "del", name)
+                testing.run_ip("link", "del", name)
         host.stop()
 
 
@@ -239,7 +240,7 @@ async def test_an_ssm_channel_rejoined_delivers_only_its_sources(
         link.connect_peer()
         # A second address on the host's end: a sender the channel excludes.
         stranger = "10.216.0.9" if family == socket.AF_INET else "fd99:216::9"
-        netns.run_ip_batch(
+        testing.run_ip_batch(
             [
                 f"addr add {stranger}/{PREFIX[family]} dev {PEER}"
                 + (" nodad" if ":" in stranger else "")
@@ -304,7 +305,7 @@ async def test_renumbering_follows_an_address_and_leaves_names_and_routes_alone(
         events = receiver.events()
         ours, prefix = OURS[family], PREFIX[family]
         renumbered = RENUMBERED[family]
-        netns.run_ip_batch(
+        testing.run_ip_batch(
             [
                 f"addr del {ours}/{prefix} dev {LINK}",
                 f"addr add {renumbered}/{prefix} dev {LINK}" + (" nodad" if ":" in ours else ""),
@@ -315,7 +316,7 @@ async def test_renumbering_follows_an_address_and_leaves_names_and_routes_alone(
             assert lost == trio_mcast.InterfaceLost(lost.timestamp, interface, index, LINK)
             assert receiver.state == "waiting for interface"
             assert group not in groups_on(family)
-            netns.run_ip("addr", "add", f"{ours}/{prefix}", "dev", LINK)
+            testing.run_ip("addr", "add", f"{ours}/{prefix}", "dev", LINK)
             assert isinstance(await next_event(events), trio_mcast.InterfaceReturned)
             rejoined = await next_event(events)
             assert rejoined == trio_mcast.Rejoined(rejoined.timestamp, (group,), index)
@@ -356,11 +357,11 @@ async def test_link_down_then_up_keeps_the_memberships_and_rejoins_nothing(
     async with trio_mcast.open_multicast_receiver(
         group, PORT, interface=interface_for(naming), sources=sources
     ) as receiver:
-        netns.run_ip("link", "set", LINK, "down")
+        testing.run_ip("link", "set", LINK, "down")
         # The kernel keeps a down interface's memberships.
         assert group in groups_on(family)
-        netns.run_ip("link", "set", LINK, "up")
-        netns.wait_for_multicast_routes(PEER, netns_pid=link.host.pid)
+        testing.run_ip("link", "set", LINK, "up")
+        testing.wait_for_multicast_routes(PEER, netns_pid=link.host.pid)
         await delivers(link, receiver, group, 5)
         await trio.testing.wait_all_tasks_blocked()
         statistics = receiver.statistics()
@@ -398,7 +399,7 @@ async def test_a_storm_of_recreations_ends_with_exactly_the_right_memberships(
         await receiver.leave(left)
         rss_after_first_burst = 0
         for burst in range(STORM_CYCLES // STORM_BURST):
-            netns.run_ip_batch(cycle * STORM_BURST)
+            testing.run_ip_batch(cycle * STORM_BURST)
             # Let the receiver keep up between bursts, as with a flapping link.
             await trio.testing.wait_all_tasks_blocked()
             if burst == 0:

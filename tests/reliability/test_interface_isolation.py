@@ -26,9 +26,7 @@ from tests.receiving import receive_n, receive_until
 from trio_mcast import _join
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from tests import netns
+    from trio_mcast import testing
 
 PORT: Final = 40621
 COUNT: Final = 20
@@ -54,15 +52,17 @@ def _use(enforcer: str, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(_join, "bind_to_interface", lambda sock, ifindex: False)
 
 
-def _two_lans(make_lan: Callable[..., netns.Lan]) -> tuple[netns.Lan, netns.Lan]:
-    return make_lan(1, names=("a",), subnet=1), make_lan(1, names=("b",), subnet=2)
+def _two_lans(
+    multicast_lan: testing.LanFactory,
+) -> tuple[testing.MulticastLan, testing.MulticastLan]:
+    return multicast_lan(1, names=("a",), subnet=1), multicast_lan(1, names=("b",), subnet=2)
 
 
 @GROUPS
 @ENFORCERS
 @pytest.mark.parametrize("bind_to_group", [None, False], ids=["bound", "wildcard"])
 async def test_a_receiver_hears_its_group_only_from_its_own_interface(
-    make_lan: Callable[..., netns.Lan],
+    multicast_lan: testing.LanFactory,
     monkeypatch: pytest.MonkeyPatch,
     family: socket.AddressFamily,
     group: str,
@@ -70,7 +70,7 @@ async def test_a_receiver_hears_its_group_only_from_its_own_interface(
     bind_to_group: bool | None,
 ) -> None:
     _use(enforcer, monkeypatch)
-    lan_1, lan_2 = _two_lans(make_lan)
+    lan_1, lan_2 = _two_lans(multicast_lan)
     (host_a,), (host_b,) = lan_1.hosts, lan_2.hosts
     with host_a.sender(family) as from_a, host_b.sender(family) as from_b:
         async with (
@@ -107,14 +107,14 @@ async def test_a_receiver_hears_its_group_only_from_its_own_interface(
 )
 @ENFORCERS
 async def test_an_any_source_receiver_does_not_hear_a_source_specific_join_on_another_link(
-    make_lan: Callable[..., netns.Lan],
+    multicast_lan: testing.LanFactory,
     monkeypatch: pytest.MonkeyPatch,
     family: socket.AddressFamily,
     group: str,
     enforcer: str,
 ) -> None:
     _use(enforcer, monkeypatch)
-    lan_1, lan_2 = _two_lans(make_lan)
+    lan_1, lan_2 = _two_lans(multicast_lan)
     (host_a,), (host_b,) = lan_1.hosts, lan_2.hosts
     with host_a.sender(family) as from_a, host_b.sender(family) as from_b:
         async with (

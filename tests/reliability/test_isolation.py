@@ -21,19 +21,16 @@ import contextlib
 import json
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import pytest
 import trio
 
 import trio_mcast
-from tests import netns
 from tests.cli_process import LISTENING, cli_argv, running_cli
 from tests.receiving import DEADLINE, receive_n, receive_until, recv_exactly
 from tests.reliability._support import observer, wait_until
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from trio_mcast import testing
 
 PORT: Final = 40601
 ROUNDS: Final = 50
@@ -84,9 +81,9 @@ def send_unwanted(
 @FAMILIES
 @pytest.mark.parametrize("bind_to_group", [None, False], ids=["bound", "wildcard"])
 async def test_receiver_hears_only_its_source_on_its_group(
-    make_lan: Callable[..., netns.Lan], family: socket.AddressFamily, bind_to_group: bool | None
+    multicast_lan: testing.LanFactory, family: socket.AddressFamily, bind_to_group: bool | None
 ) -> None:
-    lan = make_lan(2, names=("a", "b"))
+    lan = multicast_lan(2, names=("a", "b"))
     host_a, host_b = lan.hosts
     group, other_group, _ = GROUPS[family]
     here = lan.address(family)
@@ -139,7 +136,7 @@ async def test_receiver_hears_only_its_source_on_its_group(
 
 @FAMILIES
 async def test_receivers_sharing_a_port_each_get_exactly_their_own_datagrams(
-    make_lan: Callable[..., netns.Lan], family: socket.AddressFamily
+    multicast_lan: testing.LanFactory, family: socket.AddressFamily
 ) -> None:
     """Four receivers on one port and host: source-specific, any-source, two wildcard.
 
@@ -149,7 +146,7 @@ async def test_receivers_sharing_a_port_each_get_exactly_their_own_datagrams(
     receiver got B's datagrams, and wildcard receivers lost theirs to each
     other (counted only as ``filtered`` on the wrong one).
     """
-    lan = make_lan(2, names=("a", "b"))
+    lan = multicast_lan(2, names=("a", "b"))
     host_a, host_b = lan.hosts
     group, second, third = GROUPS[family]
     with contextlib.ExitStack() as stack:
@@ -208,9 +205,9 @@ async def test_receivers_sharing_a_port_each_get_exactly_their_own_datagrams(
 
 @FAMILIES
 async def test_cli_recv_in_a_host_prints_only_its_source(
-    make_lan: Callable[..., netns.Lan], family: socket.AddressFamily
+    multicast_lan: testing.LanFactory, family: socket.AddressFamily
 ) -> None:
-    lan = make_lan(3, names=("a", "b", "r"))
+    lan = multicast_lan(3, names=("a", "b", "r"))
     host_a, host_b, host_r = lan.hosts
     group, other_group, _ = GROUPS[family]
     r_address = host_r.address(family)
@@ -229,7 +226,7 @@ async def test_cli_recv_in_a_host_prints_only_its_source(
         "jsonl",
     )
     r_index = host_r.ifindex
-    with netns.entered(host_r.ns_path):
+    with testing.entered(host_r.ns_path):
         watch_group = observer(family, group, PORT, r_index)
         watch_other = observer(family, other_group, PORT, r_index)
         watch_unicast = unicast_observer(family, r_address)

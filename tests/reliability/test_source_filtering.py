@@ -13,13 +13,12 @@ import errno
 import json
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import pytest
 import trio
 
 import trio_mcast
-from tests import netns
 from tests.cli_process import LISTENING, cli_argv, running_cli
 from tests.membership_reports import (
     ALLOW_NEW_SOURCES,
@@ -30,10 +29,7 @@ from tests.membership_reports import (
 )
 from tests.receiving import DEADLINE, receive_n, receive_until, recv_exactly
 from tests.reliability._support import observer
-from trio_mcast import Membership
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from trio_mcast import Membership, testing
 
 PORT: Final = 40641
 COUNT: Final = 10
@@ -66,9 +62,9 @@ def mcfilter(family: socket.AddressFamily) -> list[str]:
 
 @FAMILIES
 async def test_exclude_delivers_every_sender_but_the_excluded(
-    make_lan: Callable[..., netns.Lan], family: socket.AddressFamily
+    multicast_lan: testing.LanFactory, family: socket.AddressFamily
 ) -> None:
-    lan = make_lan(3, names=("a", "b", "c"))
+    lan = multicast_lan(3, names=("a", "b", "c"))
     host_a, host_b, host_c = lan.hosts
     group = GROUPS[family][0]
     with (
@@ -94,9 +90,9 @@ async def test_exclude_delivers_every_sender_but_the_excluded(
 
 @FAMILIES
 async def test_block_stops_a_sender_at_once_and_unblock_resumes_it(
-    make_lan: Callable[..., netns.Lan], family: socket.AddressFamily
+    multicast_lan: testing.LanFactory, family: socket.AddressFamily
 ) -> None:
-    lan = make_lan(2, names=("a", "c"))
+    lan = multicast_lan(2, names=("a", "c"))
     host_a, host_c = lan.hosts
     group = GROUPS[family][0]
     c = host_c.address(family)
@@ -126,9 +122,9 @@ async def test_block_stops_a_sender_at_once_and_unblock_resumes_it(
 
 @FAMILIES
 async def test_leaving_one_source_keeps_the_other(
-    make_lan: Callable[..., netns.Lan], family: socket.AddressFamily
+    multicast_lan: testing.LanFactory, family: socket.AddressFamily
 ) -> None:
-    lan = make_lan(2, names=("a", "b"))
+    lan = multicast_lan(2, names=("a", "b"))
     host_a, host_b = lan.hosts
     group = GROUPS[family][1]
     a, b = host_a.address(family), host_b.address(family)
@@ -157,9 +153,9 @@ async def test_leaving_one_source_keeps_the_other(
 
 @FAMILIES
 async def test_reports_on_the_wire_carry_the_block_and_allow_records(
-    make_lan: Callable[..., netns.Lan], family: socket.AddressFamily
+    multicast_lan: testing.LanFactory, family: socket.AddressFamily
 ) -> None:
-    lan = make_lan(1, names=("c",))
+    lan = multicast_lan(1, names=("c",))
     (host_c,) = lan.hosts
     group = GROUPS[family][2]
     c = host_c.address(family)
@@ -256,9 +252,9 @@ async def test_every_refused_change_leaves_the_kernel_filter_as_it_was(
 
 @FAMILIES
 async def test_cli_exclude_drops_the_excluded_sender(
-    make_lan: Callable[..., netns.Lan], family: socket.AddressFamily
+    multicast_lan: testing.LanFactory, family: socket.AddressFamily
 ) -> None:
-    lan = make_lan(3, names=("a", "b", "r"))
+    lan = multicast_lan(3, names=("a", "b", "r"))
     host_a, host_b, host_r = lan.hosts
     group = GROUPS[family][0]
     argv = cli_argv(
@@ -275,7 +271,7 @@ async def test_cli_exclude_drops_the_excluded_sender(
         "--format",
         "jsonl",
     )
-    with netns.entered(host_r.ns_path):
+    with testing.entered(host_r.ns_path):
         witness = observer(family, group, PORT, host_r.ifindex)
     with witness, host_a.sender(family) as from_a, host_b.sender(family) as from_b:
         async with running_cli(host_r.command(argv), cwd=REPOSITORY) as recv:
