@@ -213,6 +213,15 @@ def test_ttl_one_from_off_link_is_a_warning() -> None:
     assert finding(dataclasses.replace(HEALTHY, listen=listen), "scope").status == "warning"
 
 
+@pytest.mark.parametrize(
+    ("datagrams", "summary"),
+    [(1, "1 datagram from 1 source in 1 s"), (49, "49 datagrams from 1 source in 1 s")],
+)
+def test_what_arrived_is_counted_in_words(datagrams: int, summary: str) -> None:
+    listen = Listen(1.0, {"10.0.0.7": SourceTraffic(datagrams, (1,), True)}, 0, True, True)
+    assert finding(dataclasses.replace(HEALTHY, listen=listen), "listen").summary == summary
+
+
 def test_nothing_arriving_says_what_is_left_upstream() -> None:
     listen = Listen(2.0, {}, 0, True, False)
     found = finding(dataclasses.replace(HEALTHY, listen=listen), "listen")

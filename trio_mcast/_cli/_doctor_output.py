@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Final
 
-from ._output import plural
+from .._words import plural
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import JoinError
 from .._events import InterfaceLost, InterfaceReturned, Rejoined
-from ._output import plural
+from .._words import plural
 
 if TYPE_CHECKING:
     from .._events import ReceiverEvent

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from .._queue import escape_payload
 from .._sequence import HEADER_SIZE, StreamTotals
+from .._words import plural
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -152,16 +153,6 @@ class SendSummary(NamedTuple):
     elapsed: float
     stream_id: int | None = None
     stop_reason: str = ""
-
-
-def plural(count: int, noun: str) -> str:
-    """``count`` and ``noun``, with an ``s`` unless there is exactly one.
-
-    Example:
-        >>> plural(1, "group"), plural(3, "group")
-        ('1 group', '3 groups')
-    """
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def format_endpoint(address: str, port: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Final
 
+from .._words import plural
 from ._facts import Finding
 
 if TYPE_CHECKING:
@@ -552,7 +553,8 @@ def check_listen(facts: Facts) -> Finding:
         return Finding(
             "listen",
             "ok",
-            f"{total} datagrams from {len(listen.sources)} sources in {listen.seconds:g} s",
+            f"{plural(total, 'datagram')} from {plural(len(listen.sources), 'source')}"
+            f" in {listen.seconds:g} s",
             tuple(evidence),
         )
     return Finding(
