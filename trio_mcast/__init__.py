@@ -7,16 +7,14 @@ parameter, the value and the rule. ``diagnose`` says why multicast does not
 arrive. ``python -m trio_mcast`` is the command line (``recv``, ``send``,
 ``doctor``, ``demo``).
 
-Example::
+Example:
+    >>> import trio_mcast
+    >>> async def main():
+    ...     async with trio_mcast.open_multicast_receiver("239.1.2.3", 5000) as receiver:
+    ...         async for datagram in receiver:
+    ...             print(datagram.source, datagram.group, datagram.text())
 
-    import trio, trio_mcast
-
-    async def main():
-        async with trio_mcast.open_multicast_receiver("239.1.2.3", 5000) as receiver:
-            async for datagram in receiver:
-                print(datagram.source, datagram.group, datagram.text())
-
-    trio.run(main)
+    ``trio.run(main)`` runs it; the tutorial in ``docs/`` goes further.
 """
 
 from __future__ import annotations

@@ -151,6 +151,7 @@ class JoinError(MulticastError, OSError):
     """The operating system refused to set up the socket or a membership.
 
     Attributes:
+        message: The whole message, as ``str()`` of the error gives it.
         errno: The OS error number.
         group: The group being joined or left, if any.
         interface: The interface involved, if any.

@@ -11,15 +11,11 @@ With pytest, the plugin this package registers gives a ``multicast_lan``
 fixture and a ``private_network`` marker; see :mod:`trio_mcast.testing._plugin`.
 It needs ``ip`` (iproute2), ``nsenter`` and ``unshare`` (util-linux).
 
-Example::
-
-    import trio
-
-    async def test_two_hosts(multicast_lan):
-        lan = multicast_lan(hosts=2)
-        sender, receiver = lan.hosts
-        with sender.sender() as out, receiver.socket() as sock:
-            ...
+Example:
+    >>> from trio_mcast.testing import MulticastLan
+    >>> with MulticastLan(hosts=2) as lan:
+    ...     [(host.name, host.ipv4, host.interface) for host in lan.hosts]
+    [('h1', '10.213.0.1', 'eth0'), ('h2', '10.213.0.2', 'eth0')]
 """
 
 from __future__ import annotations

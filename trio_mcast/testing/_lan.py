@@ -40,7 +40,8 @@ from ._namespace import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    import os
+    from collections.abc import Iterator, Mapping, Sequence
 
 LAN_PREFIX4: Final = ipaddress.IPv4Network("10.213.0.0/24")
 LAN_PREFIX6: Final = ipaddress.IPv6Network("fd99:213::/64")
@@ -120,7 +121,14 @@ class Host:
         return str(self.prefix6[self.number])
 
     def address(self, family: AddressFamily) -> str:
-        """Its address of ``family`` (``AF_INET`` or ``AF_INET6``)."""
+        """Its address of one family.
+
+        Args:
+            family: ``AF_INET`` or ``AF_INET6``.
+
+        Returns:
+            The address, as text.
+        """
         return self.ipv4 if family == AF_INET else self.ipv6
 
     @property
@@ -134,17 +142,33 @@ class Host:
     def ip(self, *args: str) -> None:
         """Run ``ip ARGS`` inside the host.
 
+        Args:
+            *args: The arguments of ``ip``.
+
         Raises:
             NetworkSetupError: ``ip`` failed.
         """
         run_ip(*args, netns_pid=self.pid)
 
     def command(self, argv: Sequence[str]) -> list[str]:
-        """``argv`` as a command line that runs inside the host's network namespace."""
+        """A command line that runs ``argv`` inside the host's network namespace.
+
+        Args:
+            argv: The program and its arguments.
+
+        Returns:
+            ``nsenter`` with ``argv``: give it to :mod:`subprocess` or :func:`trio.run_process`.
+        """
         return in_netns(argv, self.pid)
 
     def run(
-        self, argv: Sequence[str], *, input: str | None = None, timeout: float | None = 60.0
+        self,
+        argv: Sequence[str],
+        *,
+        input: str | None = None,
+        timeout: float | None = 60.0,
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run a program inside the host and wait for it, capturing its output as text.
 
@@ -153,13 +177,16 @@ class Host:
             input: Text for its standard input.
             timeout: Seconds before it is killed and :class:`subprocess.TimeoutExpired`
                 is raised; ``None`` waits for ever.
+            cwd: Its working directory; the caller's when ``None``.
+            env: Its environment; the caller's when ``None``.
 
         Returns:
             Its exit status, standard output and standard error.
 
         Example:
-            >>> host.run(["ip", "-brief", "link", "show", "eth0"]).returncode  # doctest: +SKIP
-            0
+            >>> with MulticastLan(hosts=1) as lan:
+            ...     print(lan.hosts[0].run(["ip", "-brief", "-4", "address"]).stdout.split())
+            ['lo', 'UNKNOWN', '127.0.0.1/8', 'eth0@if...', 'UP', '10.213.0.1/24']
         """
         return subprocess.run(
             self.command(argv),
@@ -167,6 +194,8 @@ class Host:
             capture_output=True,
             text=True,
             timeout=timeout,
+            cwd=cwd,
+            env=env,
             check=False,
         )
 

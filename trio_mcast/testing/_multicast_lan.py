@@ -77,14 +77,22 @@ class MulticastLan:
             LAN of this process uses (a router's far side uses N + 1).
         far_hosts: Hosts behind a router, on subnet N + 1; 0 builds no router.
 
+    Attributes:
+        bridge: The bridge device's name, in the test process's namespace.
+        hosts: The hosts on the LAN, numbered from 1.
+        router: The router host (``.253``), or ``None`` without ``far_hosts``.
+        far_hosts: The hosts behind the router, on subnet N + 1.
+        prefix4: The LAN's IPv4 prefix (known once the LAN is open).
+        prefix6: The LAN's IPv6 prefix.
+
     Raises:
         InvalidArgumentError: A count or subnet out of range, or a subnet in use.
 
     Example:
-        >>> with MulticastLan(hosts=2) as lan:  # doctest: +SKIP
+        >>> with MulticastLan(hosts=2) as lan:
         ...     sender, receiver = lan.hosts
-        ...     print(receiver.ipv4, receiver.interface)
-        10.213.0.2 eth0
+        ...     print(receiver.name, receiver.ipv4, receiver.ipv6, receiver.interface)
+        h2 10.213.0.2 fd99:213::2 eth0
     """
 
     def __init__(
@@ -106,7 +114,6 @@ class MulticastLan:
             )
         self._names = names
         self._subnet = subnet
-        #: The bridge device in the test process's namespace.
         self.bridge = f"tmbr{next(_bridges)}"
         self.hosts: list[Host] = []
         self.far_hosts: list[Host] = []
@@ -161,7 +168,14 @@ class MulticastLan:
         return str(self.prefix6[SWITCH_HOST_NUMBER])
 
     def address(self, family: AddressFamily) -> str:
-        """The test process's address of ``family`` on the LAN."""
+        """The test process's address on the LAN.
+
+        Args:
+            family: ``AF_INET`` or ``AF_INET6``.
+
+        Returns:
+            The address, as text.
+        """
         return self.ipv4 if family == AF_INET else self.ipv6
 
     def __enter__(self) -> MulticastLan:
