@@ -67,47 +67,78 @@ def _wheelhouse() -> str:
     pytest.skip(reason)
 
 
-def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run(argv: list[str], cwd: Path, *, ci: str = "true") -> subprocess.CompletedProcess[str]:
     environment = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("PYTHON", "PYTEST", "VIRTUAL_ENV", "TOX", "HYPOTHESIS"))
     }
-    environment["CI"] = "true"  # a skip for want of a namespace would be a failure
+    # With CI=true a skip for want of a namespace is a failure.
+    environment["CI"] = ci
     return subprocess.run(
         argv, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300, check=False
     )
 
 
-def test_a_project_of_its_own_tests_with_the_plugin_from_our_wheel(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def user_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh virtual environment with our wheel, pytest and pytest-trio, from no index."""
     wheelhouse = _wheelhouse()
-    project = tmp_path / "user-project"
-    project.mkdir()
-    (project / "pytest.ini").write_text("[pytest]\ntrio_mode = true\n")
-    (project / "test_mine.py").write_text(USER_TEST)
-    venv = tmp_path / "venv"
-    created = _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
+    home = tmp_path_factory.mktemp("user")
+    venv = home / "venv"
+    created = _run([sys.executable, "-m", "venv", str(venv)], home)
     assert created.returncode == 0, created.stderr
     python = str(venv / "bin" / "python")
-    installed = _run(
-        [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-index",
-            "--find-links",
-            wheelhouse,
-            "trio-mcast",
-            "pytest",
-            "pytest-trio",
-        ],
-        tmp_path,
-    )
+    packages = ["trio-mcast", "pytest", "pytest-trio"]
+    install = ["-m", "pip", "install", "--quiet", "--no-index", "--find-links", wheelhouse]
+    installed = _run([python, *install, *packages], home)
     assert installed.returncode == 0, installed.stderr
-    result = _run([python, "-m", "pytest", "-p", "no:cacheprovider", "-v"], project)
+    return python
+
+
+def _project(root: Path, files: dict[str, str]) -> Path:
+    project = root / "user-project"
+    project.mkdir()
+    (project / "pytest.ini").write_text("[pytest]\ntrio_mode = true\n")
+    for name, text in files.items():
+        (project / name).write_text(text)
+    return project
+
+
+def test_a_project_of_its_own_tests_with_the_plugin_from_our_wheel(
+    user_python: str, tmp_path: Path
+) -> None:
+    project = _project(tmp_path, {"test_mine.py": USER_TEST})
+    result = _run([user_python, "-m", "pytest", "-p", "no:cacheprovider", "-v"], project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "test_mine.py::test_my_receiver_hears_a_host PASSED" in result.stdout
     assert "test_mine.py::test_only_loopback_is_here PASSED" in result.stdout
     assert "2 passed" in result.stdout
+
+
+#: Makes the namespace impossible: a thread that runs before the plugin enters it.
+THREAD_FIRST: Final = textwrap.dedent(
+    """
+    import threading
+
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome", "says"),
+    [
+        ("true", "1 error", "Failed: this test needs a private network namespace: the process"),
+        ("", "1 skipped", "no private network namespace: the process already runs 2 threads"),
+    ],
+    ids=["CI=true", "not CI"],
+)
+def test_without_a_namespace_a_test_is_skipped_with_the_reason_and_fails_on_ci(
+    user_python: str, tmp_path: Path, ci: str, outcome: str, says: str
+) -> None:
+    files = {"conftest.py": THREAD_FIRST, "test_mine.py": USER_TEST.split("@pytest.mark")[0]}
+    project = _project(tmp_path, files)
+    result = _run([user_python, "-m", "pytest", "-p", "no:cacheprovider", "-rs"], project, ci=ci)
+    assert outcome in result.stdout, result.stdout
+    assert says in result.stdout
