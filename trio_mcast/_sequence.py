@@ -284,16 +284,19 @@ class _Stream:
         self.latency_min = 0
         self.latency_max = 0
 
-    def observe(self, sequence: int, max_gaps: int) -> None:
+    def observe(self, sequence: int, max_gaps: int) -> int:
+        """Count ``sequence``; the first number it skips past, or -1 when it skips none."""
         self.received += 1
         highest = self.highest
         if sequence > highest:
+            self.highest = sequence
             if sequence > highest + 1:
                 self.gap_starts.append(highest + 1)
                 self.gap_ends.append(sequence - 1)
                 self.missing += sequence - highest - 1
                 self.forget_old_gaps(max_gaps)
-            self.highest = sequence
+                return highest + 1
+            return -1
         elif sequence < self.lowest:
             # Older than anything seen: new, but late.
             self.reordered += 1
@@ -307,6 +310,7 @@ class _Stream:
             self.reordered += 1
         else:
             self.duplicates += 1
+        return -1
 
     def _fill(self, sequence: int) -> bool:
         """Remove ``sequence`` from the gaps; False if it was not missing."""
@@ -477,8 +481,13 @@ class SequenceTracker:
 
     def observe_header(
         self, header: SequenceHeader, source: tuple[str, int], received_ns: int | None = None
-    ) -> None:
-        """Count one already parsed header; see :meth:`observe`."""
+    ) -> int:
+        """Count one already parsed header; see :meth:`observe`.
+
+        Returns:
+            The first sequence number the header skips past (a gap opens from
+            there up to the header's number), or -1 when it skips none.
+        """
         key = StreamKey(source, header.stream_id)
         streams = self._streams
         stream = streams.get(key)
@@ -486,15 +495,17 @@ class SequenceTracker:
             if len(streams) >= self._max_streams:
                 self._evict()
             streams[key] = stream = _Stream(header.sequence, len(streams) + self._evicted)
+            skipped = -1
         else:
             streams.move_to_end(key)
             ranges = len(stream.gap_starts)
-            stream.observe(header.sequence, self._max_gaps)
+            skipped = stream.observe(header.sequence, self._max_gaps)
             self._gap_count += len(stream.gap_starts) - ranges
             if self._gap_count > self._gap_budget:
                 self._share_gap_budget()
         if received_ns is not None:
             stream.add_latency(received_ns - header.timestamp_ns)
+        return skipped
 
     def _share_gap_budget(self) -> None:
         """Trim streams to their share of the gap budget, least recently seen first."""
