@@ -648,6 +648,7 @@ def test_recv_options_in_full(stubbed: list[Call]) -> None:
         metadata=True,
         stats=True,
         sequence=True,
+        analyze="tmsq",
         quiet=True,
         receive_buffer=4194304,
         queue_size=64,
@@ -710,7 +711,7 @@ def test_send_options_in_full(stubbed: list[Call]) -> None:
         count=5,
         rate=2.5,
         size=64,
-        sequence=True,
+        payload="tmsq",
         quiet=True,
     )
 

@@ -308,6 +308,36 @@ async def test_stats_prints_a_rate_line_every_second() -> None:
     assert err[0].startswith("trio-mcast: received ")
 
 
+@pytest.mark.parametrize(
+    ("analysis", "summary"),
+    [
+        (["--sequence"], "sequence: 0 streams, lost 0, duplicated 0, reordered 0, unsequenced 20"),
+        (
+            ["--analyze", "auto"],
+            "analysis (auto): 0 streams, 0 datagrams analyzed, 20 not recognised;"
+            " loss n/a: no stream could be analyzed",
+        ),
+    ],
+)
+async def test_the_rate_line_says_n_a_when_nothing_could_be_analyzed(
+    analysis: list[str], summary: str
+) -> None:
+    # Regression: with datagrams that carry no header, the line said "gaps 0".
+    port = "40210"
+    recv_argv = cli_argv("recv", GROUP, "-p", port, "-i", "lo", "--stats", *analysis)
+    send_argv = cli_argv("send", GROUP, "-p", port, "-i", "127.0.0.1", "-m", "plain", "-c", "20")
+    with trio.fail_after(TIMEOUT):
+        async with running_cli([*recv_argv, "--duration", "1.5", "-f", "none"], env=ENV) as recv:
+            await recv.stderr.wait_for(LISTENING)
+            send = await run(send_argv)
+            assert send.returncode == 0, send.stderr
+            rate = await recv.stderr.wait_for("trio-mcast: rate: ")
+            code, _, err = await recv.finish()
+    assert code == 0, err
+    assert rate.endswith(", gaps n/a")
+    assert f"trio-mcast: {summary}" in err
+
+
 async def test_usage_errors_from_a_subprocess_are_one_line() -> None:
     with trio.fail_after(TIMEOUT):
         result = await run(cli_argv("recv", "--port", "70000"))

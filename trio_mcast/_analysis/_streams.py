@@ -66,7 +66,8 @@ class StreamSummary(NamedTuple):
     """One stream's line in the summary.
 
     Attributes:
-        stream: Its name: the sender, and what identifies the stream.
+        stream: Its name: the sender, and what else identifies the stream
+            (a ``tmsq`` stream id; RTP's SSRC and payload type).
         kind: ``tmsq``, ``rtp``, ``mpegts`` or ``iperf2``.
         received: Datagrams received (MPEG-TS: transport packets).
         lost: Missing ones, by the sequence numbers or continuity counters.
@@ -180,6 +181,11 @@ class StreamAnalysis:
         self.unanalyzed = 0
         #: Gaps not kept because more than MAX_PENDING_GAPS were waiting.
         self.dropped_gaps = 0
+
+    @property
+    def mode(self) -> Mode:
+        """``auto``, or the one kind every datagram is read as."""
+        return self._mode
 
     @property
     def tmsq(self) -> SequenceTracker:
@@ -326,14 +332,15 @@ class StreamAnalysis:
             state = states.get(StreamKey(report.source, report.stream_id))
             row = _sequence_row(report, "rtp")
             if state is not None:
+                name = f"{endpoint(report.source)} ssrc {state.ssrc:08x} pt {state.payload_type}"
                 row = row._replace(
-                    stream=_rtp_name(report.source, state.ssrc, state.payload_type),
+                    stream=name,
                     jitter_ms=state.jitter_ms,
                     notes=f"late {state.late}",
                 )
             rows.append(row)
         for (source, ssrc), stream in self.mpegts.streams.items():
-            name = f"{endpoint(source)} mpegts" + ("" if ssrc is None else f" ssrc {ssrc:08x}")
+            name = endpoint(source) + ("" if ssrc is None else f" ssrc {ssrc:08x}")
             notes = (
                 f"{len(stream.pids())} pids, continuity errors {stream.continuity_errors},"
                 f" sync errors {stream.sync_errors}"
@@ -362,9 +369,9 @@ def _rtp_name(source: tuple[str, int], ssrc: int, payload_type: int) -> str:
 
 
 def _sequence_row(report: StreamReport, kind: str) -> StreamSummary:
-    name = f"{endpoint(report.source)} {kind}"
+    name = endpoint(report.source)
     if kind == "tmsq":
-        name += f" {report.stream_id:08x}"
+        name += f" stream {report.stream_id:08x}"
     latency = None if report.latency is None else report.latency.average_ns / 1e6
     return StreamSummary(
         name,

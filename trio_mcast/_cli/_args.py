@@ -13,6 +13,8 @@ import argparse
 import math
 from typing import TYPE_CHECKING, Final, NoReturn
 
+from .._analysis._payloads import PAYLOADS
+from .._analysis._streams import MODES
 from .._config import parse_decimal
 from .._doctor import DEFAULT_LISTEN
 from .._errors import describe
@@ -74,6 +76,7 @@ examples:
   trio-mcast recv 239.1.2.3 -p 5000 -i eth0 --count 10
   trio-mcast recv ff02::1:3 -p 5355 -i eth0 --format hex
   trio-mcast recv 232.1.1.1 -p 5000 -s 10.0.0.7 --stats --sequence
+  trio-mcast recv 239.1.1.1 -p 1234 --analyze auto --stats --format none
   trio-mcast recv 239.1.2.3 -p 5000 --format jsonl | jq .payload
 
 """
@@ -89,11 +92,15 @@ header included: payloads are padded with NUL bytes to it, and --binary reads
 chunks that fill it; at most 65507 bytes over IPv4, 65527 over IPv6. With
 --sequence a 28-byte header (see trio_mcast._sequence) starts each datagram,
 for 'recv --sequence' to count loss, duplicates, reordering and latency.
+--payload rtp, iperf2 or mpegts sends what those tools and IPTV receivers
+read ('recv --analyze' reads them all); --skip-every N leaves gaps to find.
 
 examples:
   trio-mcast send 239.1.2.3 -p 5000 -m hello
   trio-mcast send 239.1.2.3 -p 5000 -i eth0 --ttl 4 -m hi --count 100 --rate 10
   trio-mcast send 239.1.2.3 -p 5000 --sequence --size 1200 --count 10000 --rate 1000
+  trio-mcast send 239.1.2.3 -p 5004 --payload rtp --size 1200 --count 1000 --rate 100
+  trio-mcast send 239.1.2.3 -p 1234 --payload mpegts --pid 256 --count 5000 --rate 500
   journalctl -f | trio-mcast send 239.1.2.3 -p 5000 -
 
 exit codes: 0 sent, 2 usage error, 3 network or OS failure, 4 invalid
@@ -343,7 +350,23 @@ def build_parser() -> _ArgumentParser:
         "--sequence",
         action="store_true",
         help="parse the headers of 'send --sequence' and report, per sender, lost,"
-        " duplicated and reordered datagrams and one-way latency",
+        " duplicated and reordered datagrams and one-way latency (--analyze tmsq, with"
+        " the summary lines it has always printed)",
+    )
+    output.add_argument(
+        "--analyze",
+        choices=MODES,
+        help="read each stream as what it carries and report loss per stream: tmsq"
+        " ('send --sequence'), rtp (loss, reordering, lateness, jitter), mpegts"
+        " (continuity per PID, PCR jitter, raw or in RTP), iperf2 (its client's header,"
+        " loss and latency); auto recognises each sender's kind from its first datagrams",
+    )
+    output.add_argument(
+        "--rtp-clock",
+        type=_integer,
+        metavar="HZ",
+        help="the RTP timestamp clock for the jitter (default: the payload type's,"
+        " 90000 for the dynamic ones)",
     )
     output.add_argument(
         "-q",
@@ -405,7 +428,35 @@ def build_parser() -> _ArgumentParser:
     payload.add_argument(
         "--sequence",
         action="store_true",
-        help="prefix each datagram with a sequence header (for 'recv --sequence')",
+        help="prefix each datagram with a sequence header (for 'recv --sequence');"
+        " the same as --payload tmsq",
+    )
+    payload.add_argument(
+        "--payload",
+        choices=PAYLOADS,
+        help="what each datagram carries: tmsq (the --sequence header), rtp (RTP,"
+        " payload type 96), iperf2 (iperf2's UDP client header, ending with its final"
+        " datagram), mpegts (188-byte transport packets, 7 per datagram without --size)",
+    )
+    payload.add_argument(
+        "--rtp-clock",
+        type=_integer,
+        metavar="HZ",
+        help="the RTP timestamp clock (default 90000)",
+    )
+    payload.add_argument(
+        "--pid",
+        type=_integer,
+        metavar="PID",
+        help="the MPEG-TS PID, 0..8191 (default 8191, the null PID, whose continuity"
+        " receivers do not check)",
+    )
+    payload.add_argument(
+        "--skip-every",
+        type=_integer,
+        metavar="N",
+        help="leave out every Nth datagram (numbered, not sent), for a receiver to find"
+        " the gaps; N at least 2",
     )
     pacing = send.add_argument_group("pacing")
     pacing.add_argument(

@@ -13,10 +13,12 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from .._analysis._mpegts import NULL_PID, PACKET_SIZE
+from .._analysis._payloads import HEADER_SIZES
+from .._analysis._rtp import DEFAULT_CLOCK_RATE
 from .._config import default_group, default_port, default_ttl
 from .._errors import InvalidArgumentError
 from .._receiver import DEFAULT_QUEUE_SIZE
-from .._sequence import HEADER_SIZE
 from .._validate import (
     MAX_COUNT,
     max_udp_payload,
@@ -33,6 +35,8 @@ from ._exits import UsageError
 if TYPE_CHECKING:
     import argparse
 
+    from .._analysis._payloads import PayloadKind
+    from .._analysis._streams import Mode
     from .._open_receiver import Overflow
     from .._validate import Interface
 
@@ -54,6 +58,8 @@ DEMO_COUNT: Final = 5
 DEMO_TIMEOUT: Final = 5.0
 #: The chunk size of ``send --binary`` without ``--size``.
 DEFAULT_CHUNK_SIZE: Final = 1024
+#: The fastest RTP clock accepted: 1 GHz, far beyond any media clock.
+MAX_CLOCK: Final = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +79,10 @@ class RecvOptions:
         max_size: Longer datagrams are truncated to this many bytes.
         metadata: Ask for and show the interface and kernel timestamp.
         stats: Print a rate line every second, and the summary.
-        sequence: Parse sequence headers and report per stream.
+        sequence: Parse sequence headers and report per stream, in the
+            summary lines of ``--sequence``.
+        analyze: Read streams as this kind (or ``auto``) and report each, or ``None``.
+        rtp_clock: The RTP timestamp clock, or ``None`` for the payload type's.
         quiet: Print neither the listening line nor the summary.
         receive_buffer: The ``SO_RCVBUF`` to ask for, or ``None``.
         queue_size: The receiver's queue size.
@@ -93,6 +102,8 @@ class RecvOptions:
     metadata: bool = False
     stats: bool = False
     sequence: bool = False
+    analyze: Mode | None = None
+    rtp_clock: int | None = None
     quiet: bool = False
     receive_buffer: int | None = None
     queue_size: int = DEFAULT_QUEUE_SIZE
@@ -116,7 +127,11 @@ class SendOptions:
         rate: Datagrams per second, or ``None`` for as fast as possible.
         size: The datagram size, header included: payloads are padded to
             it, and ``binary`` reads chunks that fill it; or ``None``.
-        sequence: Prefix each datagram with a sequence header.
+        payload: What each datagram carries before the message (one of
+            :data:`~trio_mcast._analysis._payloads.PAYLOADS`), or ``None``.
+        rtp_clock: The RTP timestamp clock, in Hz.
+        pid: The MPEG-TS PID.
+        skip_every: Leave out every Nth datagram, or ``None``.
         quiet: Do not print the summary.
     """
 
@@ -130,8 +145,16 @@ class SendOptions:
     count: int | None = None
     rate: float | None = None
     size: int | None = None
-    sequence: bool = False
+    payload: PayloadKind | None = None
+    rtp_clock: int = DEFAULT_CLOCK_RATE
+    pid: int = NULL_PID
+    skip_every: int | None = None
     quiet: bool = False
+
+    @property
+    def sequence(self) -> bool:
+        """Whether datagrams carry the ``TMSQ`` sequence header (``--sequence``)."""
+        return self.payload == "tmsq"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +236,12 @@ def recv_options(args: argparse.Namespace) -> RecvOptions:
         metadata=args.metadata,
         stats=args.stats,
         sequence=args.sequence,
+        analyze=_analyze(args),
+        rtp_clock=(
+            None
+            if args.rtp_clock is None
+            else validate_positive_int(args.rtp_clock, "rtp-clock", MAX_CLOCK)
+        ),
         quiet=args.quiet,
         receive_buffer=(
             None
@@ -228,6 +257,17 @@ def recv_options(args: argparse.Namespace) -> RecvOptions:
     )
 
 
+def _analyze(args: argparse.Namespace) -> Mode | None:
+    mode: Mode | None = args.analyze
+    if args.sequence:
+        if mode not in (None, "tmsq"):
+            raise UsageError(f"--sequence is --analyze tmsq: it cannot go with --analyze {mode}")
+        mode = "tmsq"
+    if args.rtp_clock is not None and mode not in ("auto", "rtp", "mpegts"):
+        raise UsageError("--rtp-clock times RTP streams: add --analyze rtp (or auto)")
+    return mode
+
+
 def _argv_bytes(text: str) -> bytes:
     # Arguments that were not valid UTF-8 arrive surrogate-escaped; this
     # gives back the exact bytes the user typed.
@@ -237,13 +277,25 @@ def _argv_bytes(text: str) -> bytes:
         return text.encode("utf-8", "surrogatepass")
 
 
-def _datagram_size(size: int, header: int, limit: int, *, binary: bool) -> int:
+def _datagram_size(
+    size: int, header: int, limit: int, *, binary: bool, payload: str | None
+) -> int:
     # A --binary chunk must hold at least one byte of standard input.
     low = header + 1 if binary else max(header, 1)
+    if payload == "mpegts":
+        if not (low <= size <= limit and size % PACKET_SIZE == 0):
+            raise InvalidArgumentError(
+                f"size must be a multiple of {PACKET_SIZE} in {low}..{limit}, got {size}"
+                " (--payload mpegts sends whole transport packets)",
+                parameter="size",
+                value=size,
+            )
+        return size
     if not low <= size <= limit:
         rule = f"an int in {low}..{limit}"
+        name = "--sequence" if payload == "tmsq" else f"--payload {payload}"
         why = (
-            f" (the datagram size: at least the {header}-byte --sequence header, at most what"
+            f" (the datagram size: at least the {header}-byte {name} header, at most what"
             " one datagram of the group's family carries)"
             if header
             else " (the datagram size: at most what one datagram of the group's family carries)"
@@ -279,10 +331,11 @@ def _send_operands(args: argparse.Namespace) -> tuple[str | None, int]:
         raise UsageError("pass either --message TEXT or '-' for standard input, not both")
     if args.binary and not from_stdin:
         raise UsageError("--binary reads standard input: add '-'")
-    if args.message is None and not from_stdin and not (args.sequence or args.size is not None):
+    generated = args.sequence or args.payload is not None or args.size is not None
+    if args.message is None and not from_stdin and not generated:
         raise UsageError(
             "nothing to send: pass --message TEXT, '-' to read standard input,"
-            " or --sequence or --size for generated payloads"
+            " or --sequence, --payload or --size for generated payloads"
         )
     return (groups[0] if groups else None), from_stdin
 
@@ -309,10 +362,13 @@ def send_options(args: argparse.Namespace) -> SendOptions:
     ttl = default_ttl() if args.ttl is None else validate_ttl(args.ttl)
     count = _count(args)
     family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-    header = HEADER_SIZE if args.sequence else 0
+    payload = _payload(args)
+    header = 0 if payload is None else HEADER_SIZES[payload]
     limit = max_udp_payload(family)
     size = (
-        None if args.size is None else _datagram_size(args.size, header, limit, binary=args.binary)
+        None
+        if args.size is None
+        else _datagram_size(args.size, header, limit, binary=args.binary, payload=payload)
     )
     rate = _positive(args.rate, "rate", "datagrams per second")
     message: bytes | None = None
@@ -336,6 +392,51 @@ def send_options(args: argparse.Namespace) -> SendOptions:
         count=count,
         rate=rate,
         size=size,
-        sequence=args.sequence,
+        payload=payload,
+        rtp_clock=(
+            DEFAULT_CLOCK_RATE
+            if args.rtp_clock is None
+            else validate_positive_int(args.rtp_clock, "rtp-clock", MAX_CLOCK)
+        ),
+        pid=NULL_PID if args.pid is None else _pid(args.pid),
+        skip_every=_skip_every(args.skip_every),
         quiet=args.quiet,
     )
+
+
+def _payload(args: argparse.Namespace) -> PayloadKind | None:
+    payload: PayloadKind | None = args.payload
+    if args.sequence:
+        if payload not in (None, "tmsq"):
+            raise UsageError(
+                f"--sequence is --payload tmsq: it cannot go with --payload {payload}"
+            )
+        payload = "tmsq"
+    if args.rtp_clock is not None and payload != "rtp":
+        raise UsageError("--rtp-clock sets the clock of --payload rtp: add it")
+    if args.pid is not None and payload != "mpegts":
+        raise UsageError("--pid sets the PID of --payload mpegts: add it")
+    if args.skip_every is not None and payload is None:
+        raise UsageError("--skip-every leaves gaps in numbered datagrams: add --payload")
+    if payload == "mpegts" and (args.message is not None or args.binary):
+        raise UsageError("--payload mpegts sends transport packets of its own: drop --message")
+    return payload
+
+
+def _pid(value: int) -> int:
+    if not 0 <= value <= NULL_PID:
+        raise InvalidArgumentError(
+            f"pid must be an int in 0..{NULL_PID}, got {value}", parameter="pid", value=value
+        )
+    return value
+
+
+def _skip_every(value: int | None) -> int | None:
+    if value is not None and not 2 <= value <= MAX_COUNT:
+        raise InvalidArgumentError(
+            f"skip-every must be an int in 2..{MAX_COUNT}, got {value}"
+            " (1 would leave out every datagram)",
+            parameter="skip-every",
+            value=value,
+        )
+    return value

@@ -40,10 +40,12 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 from .._queue import escape_payload
 from .._sequence import HEADER_SIZE, StreamTotals
 from .._words import plural
+from ._analysis_output import format_stream_table
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from .._analysis._streams import StreamSummary
     from .._datagram import Datagram
     from .._sequence import SequenceHeader, StreamReport
 
@@ -110,6 +112,10 @@ class ReceiveSummary(NamedTuple):
         evicted_streams: Streams no longer tracked, to bound memory.
         interface_losses: Times the receiver's interface disappeared.
         rejoins: Times its memberships were joined again after that.
+        analysis_mode: ``--analyze``'s argument, or empty without a table to print.
+        analysis_rows: The streams ``--analyze`` tracked.
+        analyzed: Datagrams an analyzer read.
+        unanalyzed: Datagrams none recognised.
     """
 
     datagrams: int
@@ -131,6 +137,10 @@ class ReceiveSummary(NamedTuple):
     evicted_streams: int = 0
     interface_losses: int = 0
     rejoins: int = 0
+    analysis_mode: str = ""
+    analysis_rows: tuple[StreamSummary, ...] = ()
+    analyzed: int = 0
+    unanalyzed: int = 0
 
 
 class SendSummary(NamedTuple):
@@ -144,6 +154,8 @@ class SendSummary(NamedTuple):
         elapsed: Seconds spent sending.
         stream_id: The sequence stream id, or ``None`` without ``--sequence``.
         stop_reason: Empty when everything was sent, else why not.
+        payload: What the datagrams carried (``--payload``), or empty.
+        skipped: Datagrams left out by ``--skip-every``.
     """
 
     datagrams: int
@@ -153,6 +165,8 @@ class SendSummary(NamedTuple):
     elapsed: float
     stream_id: int | None = None
     stop_reason: str = ""
+    payload: str = ""
+    skipped: int = 0
 
 
 def format_endpoint(address: str, port: int) -> str:
@@ -451,6 +465,15 @@ def format_receive_summary(summary: ReceiveSummary) -> list[str]:
         )
     if summary.unsequenced is not None:
         lines.extend(_stream_lines(summary))
+    if summary.analysis_mode:
+        lines.extend(
+            format_stream_table(
+                summary.analysis_rows,
+                analyzed=summary.analyzed,
+                unanalyzed=summary.unanalyzed,
+                mode=summary.analysis_mode,
+            )
+        )
     return lines
 
 
@@ -503,6 +526,10 @@ def format_send_summary(summary: SendSummary) -> str:
     )
     if summary.stream_id is not None:
         line += f"; stream {summary.stream_id:08x}"
+    elif summary.payload:
+        line += f"; {summary.payload}"
+    if summary.skipped:
+        line += f"; left out {summary.skipped} (--skip-every)"
     if summary.stop_reason:
         line += f"; stopped: {summary.stop_reason}"
     return line

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from .._analysis._streams import StreamAnalysis
 from .._open_receiver import open_multicast_receiver
-from .._sequence import SequenceTracker
+from ._analysis_output import format_gap_record
 from ._event_output import EventLines, event_record
 from ._exits import EXIT_NETWORK, EXIT_NOTHING_RECEIVED, EXIT_OK, EXIT_STREAM_STOPPED
 from ._output import (
@@ -55,7 +56,12 @@ class ReceiveSession(Session):
         super().__init__(stop_reason="error")
         self.options = options
         self.writer = open_writer(sys.stdout) if options.output_format != "none" else None
-        self.tracker = SequenceTracker() if options.sequence else None
+        mode = options.analyze or ("tmsq" if options.sequence else None)
+        self.analysis = None if mode is None else StreamAnalysis(mode, rtp_clock=options.rtp_clock)
+        # --sequence keeps its own summary lines, over the analysis's TMSQ counters.
+        self.tracker = (
+            self.analysis.tmsq if self.analysis is not None and options.sequence else None
+        )
         self.senders: set[tuple[str, int]] = set()
         self.final: ReceiverStatistics | None = None
         self.output_error: OSError | None = None
@@ -92,7 +98,7 @@ class ReceiveSession(Session):
         options = self.options
         received_ns = time.time_ns()
         received = received_ns / 1e9
-        tracker = self.tracker
+        analysis = self.analysis
         writer = self.writer
         output_format = options.output_format
         metadata = options.metadata
@@ -102,12 +108,12 @@ class ReceiveSession(Session):
             self.bytes += len(datagram.payload)
             add_sender(datagram.source)
             header = None
-            if tracker is not None:
+            if analysis is not None:
                 # The kernel's timestamp leaves our own queueing out of the latency.
                 arrival_ns = (
                     received_ns if datagram.timestamp is None else round(datagram.timestamp * 1e9)
                 )
-                header = tracker.observe(datagram.payload, datagram.source, arrival_ns)
+                header = analysis.observe(datagram.payload, datagram.source, arrival_ns)
             if writer is not None:
                 chunks.append(
                     format_datagram(
@@ -119,6 +125,10 @@ class ReceiveSession(Session):
                     )
                 )
         self.datagrams += len(batch)
+        if analysis is not None:
+            gaps = analysis.take_gaps()
+            if gaps and output_format == "jsonl":
+                chunks.extend(format_gap_record(gap, received).encode() for gap in gaps)
         if writer is None:
             return True
         writer.write(b"".join(chunks), len(batch))
@@ -155,6 +165,7 @@ class ReceiveSession(Session):
     def summary(self) -> ReceiveSummary:
         final = self.final
         tracker = self.tracker
+        analysis = self.analysis
         writer = self.writer
         return ReceiveSummary(
             datagrams=self.datagrams,
@@ -172,8 +183,13 @@ class ReceiveSession(Session):
             filtered=0 if final is None else final.filtered,
             interface_losses=0 if final is None else final.interface_losses,
             rejoins=0 if final is None else final.rejoins,
+            analysis_mode="" if analysis is None or self.options.sequence else analysis.mode,
+            analysis_rows=() if analysis is None else tuple(analysis.summaries()),
+            analyzed=0 if analysis is None else analysis.analyzed,
+            unanalyzed=0 if analysis is None else analysis.unanalyzed,
             streams=() if tracker is None else tuple(tracker.reports()),
-            unsequenced=None if tracker is None else tracker.unsequenced,
+            # In tmsq mode, what the analysis could not read had no header.
+            unsequenced=None if tracker is None or analysis is None else analysis.unanalyzed,
             sequence_totals=None if tracker is None else tracker.totals(),
             evicted_streams=0 if tracker is None else tracker.evicted,
         )
@@ -220,13 +236,14 @@ async def _report_rates(session: ReceiveSession, receiver: MulticastReceiver) ->
         now = trio.current_time()
         current = receiver.statistics()
         elapsed = max(now - previous_time, 1e-9)
-        tracker = session.tracker
+        analysis = session.analysis
         note(
             format_rate(
                 (current.datagrams - previous.datagrams) / elapsed,
                 (current.bytes - previous.bytes) * 8 / elapsed,
                 current.kernel_drops,
-                None if tracker is None else tracker.lost,
+                # Loss of what no analyzer could read is unknown, not zero.
+                None if analysis is None or not analysis.analyzed else analysis.lost,
                 waiting=receiver.state == "waiting for interface",
             )
         )

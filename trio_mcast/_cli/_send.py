@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from .._analysis._payloads import HEADER_SIZES, PayloadMaker
 from .._errors import join_error_from_oserror
 from .._sender import open_multicast_sender
-from .._sequence import HEADER_SIZE, new_stream_id, pack_header_unchecked
+from .._sequence import new_stream_id
 from ._options import DEFAULT_CHUNK_SIZE
 from ._output import SendSummary, format_endpoint, format_send_summary
 from ._run import Session, note, run_session
@@ -41,6 +42,7 @@ class _SendSession(Session):
         super().__init__(stop_reason="")
         self.options = options
         self.stream_id = new_stream_id() if options.sequence else None
+        self.skipped = 0
 
     def print_summary(self) -> None:
         if self.started is None or self.options.quiet:
@@ -56,6 +58,8 @@ class _SendSession(Session):
                     elapsed=self.elapsed(),
                     stream_id=self.stream_id,
                     stop_reason=self.stop_reason,
+                    payload=options.payload or "",
+                    skipped=self.skipped,
                 )
             )
         )
@@ -162,19 +166,33 @@ async def _send(session: _SendSession) -> None:
 async def _send_payloads(session: _SendSession, sender: MulticastSender) -> None:
     options = session.options
     stdin = None
-    # --size is the whole datagram: the sequence header takes part of it.
-    header = HEADER_SIZE if session.stream_id is not None else 0
+    maker = None
+    header = 0
+    if options.payload is not None:
+        maker = PayloadMaker(
+            options.payload,
+            start_ns=time.time_ns(),
+            stream_id=session.stream_id,
+            rtp_clock=options.rtp_clock,
+            pid=options.pid,
+            size=options.size,
+        )
+        # --size is the whole datagram: the header takes part of it (MPEG-TS is all header).
+        header = (
+            options.size or 0 if options.payload == "mpegts" else HEADER_SIZES[options.payload]
+        )
     if options.message is None:
         chunk = (options.size - header) if options.size is not None else DEFAULT_CHUNK_SIZE
         stdin = _StdinPayloads(chunk if options.binary else None)
     limit = options.count if options.count is not None or stdin is not None else 1
     pad = options.size - header if options.size is not None and not options.binary else 0
     padded = (options.message or b"").ljust(pad, b"\0")
-    stream_id = session.stream_id
+    skip = options.skip_every
     interval = None if options.rate is None else 1 / options.rate
     current_time = trio.current_time
     start = current_time()
     number = 0
+    body = padded
     while limit is None or number < limit:
         if interval is not None:
             # A fixed schedule, so the rate does not drift with the send
@@ -182,19 +200,27 @@ async def _send_payloads(session: _SendSession, sender: MulticastSender) -> None
             due = start + number * interval
             if current_time() < due:
                 await trio.sleep_until(due)
-        if stdin is None:
-            body = padded
-        else:
+        if stdin is not None:
             next_body = await stdin.next()
             if next_body is None:
-                return
+                break
             body = next_body.ljust(pad, b"\0")
-        if stream_id is not None:
-            body = pack_header_unchecked(number, time.time_ns(), stream_id) + body
-        await _send_one(sender, body, options, number)
+        if skip is not None and number % skip == skip - 1:
+            # Numbered and scheduled, never sent: a gap for the receiver to find.
+            number += 1
+            session.skipped += 1
+            continue
+        data = body if maker is None else maker.make(number, body, time.time_ns())
+        await _send_one(sender, data, options, number)
         number += 1
-        session.datagrams = number
-        session.bytes += len(body)
+        session.datagrams += 1
+        session.bytes += len(data)
+    if maker is not None:
+        final = maker.final(number, body, time.time_ns())
+        if final is not None:
+            await _send_one(sender, final, options, number)
+            session.datagrams += 1
+            session.bytes += len(final)
 
 
 async def _send_one(
