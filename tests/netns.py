@@ -27,16 +27,17 @@ def open_fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def memberships(family: socket.AddressFamily) -> set[tuple[str, str]]:
-    """Group memberships in this namespace, as ``(interface, group)`` pairs.
+def memberships(family: socket.AddressFamily, *, pid: int | str = "self") -> set[tuple[str, str]]:
+    """Group memberships in a namespace, as ``(interface, group)`` pairs.
 
-    Reads ``/proc/net/igmp`` or ``/proc/net/igmp6``. The kernel's own
+    Reads ``/proc/PID/net/igmp`` or ``igmp6``: this namespace's, or with
+    ``pid`` the one that process is in (a host's). The kernel's own
     all-hosts memberships (224.0.0.1, ff01::1, ff02::1 ...) are included.
     """
     result: set[tuple[str, str]] = set()
     if family == socket.AF_INET:
         interface = ""
-        with open("/proc/self/net/igmp") as file:
+        with open(f"/proc/{pid}/net/igmp") as file:
             next(file)
             for line in file:
                 if not line.startswith(("\t", " ")):
@@ -47,7 +48,7 @@ def memberships(family: socket.AddressFamily) -> set[tuple[str, str]]:
                 packed = struct.pack("=I", int(hex_group, 16))
                 result.add((interface, socket.inet_ntoa(packed)))
     else:
-        with open("/proc/self/net/igmp6") as file:
+        with open(f"/proc/{pid}/net/igmp6") as file:
             for line in file:
                 parts = line.split()
                 packed6 = bytes.fromhex(parts[2])
