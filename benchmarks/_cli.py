@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from . import (
+    _analyze,
     _flood,
     _fresh_malloc,
     _line_rate,
@@ -333,6 +334,66 @@ def line_rate_table(results: Results) -> str:
         "recv at line rate: share of 1200-byte datagrams written to the sink"
         " (ratio to the minimal reader; default receive buffers)\n" + format_table(headers, rows)
     )
+
+
+def run_analyze(settings: Settings) -> Results:
+    """``recv --analyze auto`` against ``recv`` and the minimal reader, per payload kind."""
+    cases = {f"{kind} {_analyze.RATE // 1000}k/s": kind for kind in _analyze.KINDS}
+    results = _new_results(list(cases), list(_analyze.CONTENDERS))
+    (group,) = group_addresses(1, offset=310)
+    count = round(_analyze.RATE * settings.line_seconds)
+    for repetition in range(settings.repetitions):
+        _log(f"analyze, repetition {repetition + 1}/{settings.repetitions}")
+        for case_name, kind in cases.items():
+            for name in rotated(list(_analyze.CONTENDERS), repetition):
+                sample = _analyze.measure(name, kind, count, group, next_port())
+                results[case_name][name].append(sample)
+    return results
+
+
+def analyze_table(results: Results) -> str:
+    """Share delivered by each receiver, and what the analysis read and found missing."""
+    rows = []
+    for case in results:
+        reference = _median(results, case, "reference", "delivered")
+        cells = [case, f"{_median(results, case, 'reference', 'send_rate') / 1000:.0f}k/s"]
+        for name in _analyze.CONTENDERS:
+            delivered = _median(results, case, name, "delivered")
+            ratio = _ratio(delivered, reference)
+            cells.append(
+                f"{delivered:.1%}" if name == "reference" else f"{delivered:.1%} ({ratio:.2f}x)"
+            )
+        cells.append(f"{_median(results, case, 'analyze', 'analyzed'):.1%}")
+        cells.append(f"{_median(results, case, 'analyze', 'lost'):.0f}")
+        rows.append(cells)
+    headers = ["case", "sent at", *_analyze.CONTENDERS, "analyzed", "lost (median)"]
+    return (
+        f"recv --analyze auto: share of {_analyze.SIZE}-byte datagrams received"
+        " (ratio to the minimal reader), the share analyzed, and what it counted missing\n"
+        + format_table(headers, rows)
+    )
+
+
+def _analyze_target(results: Mapping[str, Results]) -> Target:
+    name = "recv --analyze auto at 50k/s of 1316 bytes: >= 0.98x the minimal reader, all analyzed"
+    analyze = results.get("analyze")
+    if analyze is None:
+        return Target(name, "not run", None)
+    details = []
+    verdicts = []
+    for case in analyze:
+        ratio = _ratio(
+            _median(analyze, case, "analyze", "delivered"),
+            _median(analyze, case, "reference", "delivered"),
+        )
+        whole = _ratio(
+            _median(analyze, case, "analyze", "analyzed"),
+            _median(analyze, case, "analyze", "delivered"),
+        )
+        details.append(f"{case}: {ratio:.2f}x, analyzed {whole:.0%} of it")
+        if not (math.isnan(ratio) or math.isnan(whole)):
+            verdicts.append(ratio >= 0.98 and whole >= 0.999)
+    return Target(name, "; ".join(details), all(verdicts) if verdicts else None)
 
 
 def statistics_table(results: Results) -> str:
@@ -683,6 +744,8 @@ def evaluate_targets(results: Mapping[str, Results]) -> list[Target]:
             )
         )
 
+    targets.append(_analyze_target(results))
+
     statistics = results.get("statistics")
     crowded = f"sockets={STATISTICS_SOCKETS}"
     name = (
@@ -775,6 +838,7 @@ _RUNNERS: Final = {
     "growth": (run_growth, growth_table),
     "statistics": (run_statistics, statistics_table),
     "line-rate": (run_line_rate, line_rate_table),
+    "analyze": (run_analyze, analyze_table),
     "rejoin": (run_rejoin, rejoin_table),
 }
 

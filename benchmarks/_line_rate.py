@@ -61,6 +61,11 @@ _RECEIVED: Final = re.compile(r"received (\d+) datagrams?")
 _UNWRITTEN: Final = re.compile(r"output: (\d+) written, (\d+) not written")
 _WRITTEN: Final = re.compile(r"^written (\d+)$", re.MULTILINE)
 _SENT: Final = re.compile(r"sent (\d+) datagrams? .* in ([\d.]+) s")
+_ANALYZED: Final = re.compile(r", (\d+) datagrams analyzed, ")
+#: A row of recv's stream table: stream, kind, received, then lost.
+_TABLE_LOST: Final = re.compile(
+    r"^trio-mcast:   \S+(?: \S+)*? +(?:tmsq|rtp|mpegts|iperf2) +\d+ +(\d+) ", re.M
+)
 
 
 def _receiver_argv(contender: str, group: str, port: int) -> list[str]:
@@ -110,9 +115,35 @@ def _written(contender: str, stderr: str) -> int:
 
 def measure(contender: str, sink: str, rate: int, count: int, group: str, port: int) -> Sample:
     """One run: the share of ``count`` datagrams sent at ``rate`` that ``contender`` wrote."""
+    return measure_run(
+        contender,
+        _receiver_argv(contender, group, port),
+        _sender_argv(group, port, rate, count),
+        sink,
+        count,
+    )
+
+
+def measure_run(
+    contender: str, receiver_argv: list[str], sender_argv: list[str], sink: str, count: int
+) -> Sample:
+    """Start the receiver, wait until it is ready, run the sender; what the receiver wrote.
+
+    Args:
+        contender: ``reference`` (the minimal reader) or a ``recv`` run.
+        receiver_argv: The receiver's command.
+        sender_argv: The sender's command; it sends ``count`` datagrams.
+        sink: ``devnull`` or ``cat``.
+        count: How many datagrams the sender sends.
+
+    Returns:
+        ``delivered`` (the share written), ``written`` and ``send_rate``, and
+        for a ``recv --analyze`` run, ``analyzed`` (the share of ``count``
+        it analyzed) and ``lost`` (what its table counts missing).
+    """
     with _sink(sink) as (stdout, _):
         receiver = subprocess.Popen(
-            _receiver_argv(contender, group, port),
+            receiver_argv,
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=stdout,
@@ -126,7 +157,7 @@ def measure(contender: str, sink: str, rate: int, count: int, group: str, port: 
                 raise RuntimeError(f"{contender} did not start: {ready!r}")
             started = time.monotonic()
             sender = subprocess.run(
-                _sender_argv(group, port, rate, count),
+                sender_argv,
                 cwd=ROOT,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -142,8 +173,13 @@ def measure(contender: str, sink: str, rate: int, count: int, group: str, port: 
                 receiver.wait()
     written = _written(contender, ready + stderr)
     seconds = float(sent.group(2)) if sent else time.monotonic() - started
-    return {
+    sample: Sample = {
         "delivered": written / count,
         "written": float(written),
         "send_rate": count / seconds if seconds else 0.0,
     }
+    analyzed = _ANALYZED.search(stderr)
+    if analyzed is not None:
+        sample["analyzed"] = int(analyzed.group(1)) / count
+        sample["lost"] = float(sum(int(lost) for lost in _TABLE_LOST.findall(stderr)))
+    return sample

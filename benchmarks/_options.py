@@ -10,7 +10,16 @@ import argparse
 from dataclasses import dataclass
 from typing import Final
 
-WORKLOADS: Final = ("drain", "live", "flood", "growth", "statistics", "line-rate", "rejoin")
+WORKLOADS: Final = (
+    "drain",
+    "live",
+    "flood",
+    "growth",
+    "statistics",
+    "line-rate",
+    "analyze",
+    "rejoin",
+)
 OVERFLOW_POLICIES: Final = ("drop-newest", "drop-oldest")
 
 

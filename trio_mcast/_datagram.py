@@ -23,6 +23,14 @@ class Datagram(NamedTuple):
             nanosecond resolution) when ``metadata=True``; else ``None``.
         truncated: True when the datagram was longer than
             ``max_datagram_size`` and ``payload`` holds only its start.
+        ttl: The TTL (IPv4) or hop limit (IPv6) it arrived with, when
+            ``metadata=True`` on Linux; else ``None``. A sender's TTL less
+            this is how many routers it crossed.
+        traffic_class: Its IPv4 TOS or IPv6 traffic class byte, when
+            ``metadata=True`` on Linux; else ``None``. :attr:`dscp` and
+            :attr:`ecn` split it.
+        destination: The address it was sent to, when ``metadata=True``
+            (for a multicast datagram, the group); else ``None``.
     """
 
     payload: bytes
@@ -31,6 +39,29 @@ class Datagram(NamedTuple):
     interface: int | None = None
     timestamp: float | None = None
     truncated: bool = False
+    ttl: int | None = None
+    traffic_class: int | None = None
+    destination: str | None = None
+
+    @property
+    def dscp(self) -> int | None:
+        """The differentiated services code point: the top six bits of :attr:`traffic_class`.
+
+        Example:
+            >>> Datagram(b"", ("10.0.0.1", 5000), "239.1.1.1", traffic_class=0xB9).dscp
+            46
+        """
+        return None if self.traffic_class is None else self.traffic_class >> 2
+
+    @property
+    def ecn(self) -> int | None:
+        """The explicit congestion notification bits: the low two of :attr:`traffic_class`.
+
+        Example:
+            >>> Datagram(b"", ("10.0.0.1", 5000), "239.1.1.1", traffic_class=0xB9).ecn
+            1
+        """
+        return None if self.traffic_class is None else self.traffic_class & 0x03
 
     def text(self, errors: str = "replace", encoding: str = "utf-8") -> str:
         """The payload decoded as text.

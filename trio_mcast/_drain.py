@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import sys
 from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -29,7 +30,9 @@ _IN_PKTINFO: Final = struct.Struct("=i4x4s")
 # struct in6_pktinfo { struct in6_addr ipi6_addr; int ipi6_ifindex; }
 _IN6_PKTINFO: Final = struct.Struct("=16si")
 _TIMESPEC: Final = struct.Struct("@qq")
-_ANCILLARY_SPACE: Final = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(16) + socket.CMSG_SPACE(8)
+_NATIVE: Final = sys.byteorder
+# Packet info, a timestamp, and the TTL and TOS (ints) with metadata.
+_ANCILLARY_SPACE: Final = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(16) + 2 * socket.CMSG_SPACE(8)
 
 #: ``drain(limit)`` receives up to ``limit`` datagrams already queued in the kernel.
 Drainer: TypeAlias = "Callable[[int], list[Datagram]]"
@@ -108,7 +111,7 @@ def _recvfrom_drainer(
             if size > max_size:
                 return truncating((data,), (source,), [size])
             counters.bytes += size
-            return [new(cls, (data, source, group, None, None, False))]
+            return [new(cls, (data, source, group, None, None, False, None, None, None))]
         # The loop only receives. The datagrams are then built for the whole
         # batch by C-level zip/map, not one Python statement at a time.
         received: list[tuple[bytes, Any]] = []
@@ -135,6 +138,9 @@ def _recvfrom_drainer(
             repeat(None, count),
             repeat(None, count),
             repeat(False, count),
+            repeat(None, count),
+            repeat(None, count),
+            repeat(None, count),
             strict=True,
         )
         return list(map(new, repeat(cls, count), fields))
@@ -149,10 +155,11 @@ def _recvfrom_drainer(
             if size > max_size:
                 counters.truncated += 1
                 total += max_size
-                batch.append(new(cls, (data[:max_size], source, group, None, None, True)))
+                cut = data[:max_size]
+                batch.append(new(cls, (cut, source, group, None, None, True, None, None, None)))
             else:
                 total += size
-                batch.append(new(cls, (data, source, group, None, None, False)))
+                batch.append(new(cls, (data, source, group, None, None, False, None, None, None)))
         counters.bytes += total
         return batch
 
@@ -180,6 +187,12 @@ def _recvmsg_drainer(
         unpack_info = _IN_PKTINFO.unpack_from
     stamp_type = _sockopts.CURRENT.so_timestampns
     unpack_stamp = _TIMESPEC.unpack_from
+    options = _sockopts.CURRENT
+    ttl_type = options.ipv6_hoplimit if ipv6 else options.ip_ttl
+    tos_type = options.ipv6_tclass if ipv6 else options.ip_tos
+    from_native = int.from_bytes
+    to_text = socket.inet_ntop
+    family = sock.family
     sol_socket = socket.SOL_SOCKET
     # socket.MSG_TRUNC is an IntFlag: ``flags & MSG_TRUNC`` would run the enum's
     # Python-level __and__ (~0.45 us) for every datagram; a plain int does not.
@@ -209,6 +222,9 @@ def _recvmsg_drainer(
             group = fixed_group
             interface = None
             stamp = None
+            ttl = None
+            tos = None
+            destination = None
             for level, kind, cdata in ancillary:
                 if kind == info_type and level == info_level:
                     if ipv6:
@@ -220,6 +236,12 @@ def _recvmsg_drainer(
                 elif kind == stamp_type and level == sol_socket:
                     seconds, nanoseconds = unpack_stamp(cdata)
                     stamp = seconds + nanoseconds * 1e-9
+                elif level == info_level:
+                    # IPv4's TOS is one byte, the others a native int.
+                    if kind == ttl_type:
+                        ttl = from_native(cdata, _NATIVE)
+                    elif kind == tos_type:
+                        tos = cdata[0] if len(cdata) == 1 else from_native(cdata, _NATIVE)
             if group is None or (ingress_check is not None and interface != ingress_check):
                 filtered += 1
                 continue
@@ -228,9 +250,15 @@ def _recvmsg_drainer(
                 counters.truncated += 1
             total += len(data)
             if metadata:
-                append(new(cls, (data, source, group, interface, stamp, truncated)))
+                address = None if destination is None else to_text(family, destination)
+                append(
+                    new(
+                        cls,
+                        (data, source, group, interface, stamp, truncated, ttl, tos, address),
+                    )
+                )
             else:
-                append(new(cls, (data, source, group, None, None, truncated)))
+                append(new(cls, (data, source, group, None, None, truncated, None, None, None)))
         counters.bytes += total
         counters.filtered += filtered
         return batch

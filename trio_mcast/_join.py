@@ -116,6 +116,9 @@ def enable_ancillary_data(
 ) -> None:
     """Ask the kernel for the destination, interface and receive time per datagram.
 
+    With ``timestamps`` (``metadata=True``), also for the TTL or hop limit and
+    the TOS or traffic class, where the platform's option numbers are known.
+
     Raises:
         JoinError: The platform refused an option that was asked for.
     """
@@ -132,6 +135,13 @@ def enable_ancillary_data(
             if option is None:
                 raise OSError(errno.ENOPROTOOPT, "kernel timestamps are not supported here")
             sock.setsockopt(socket.SOL_SOCKET, option, 1)
+            # TTL and TOS where the option numbers are known; elsewhere they stay None.
+            if family == socket.AF_INET:
+                _setsockopt(sock, socket.IPPROTO_IP, PLATFORM.ip_recvttl, 1)
+                _setsockopt(sock, socket.IPPROTO_IP, PLATFORM.ip_recvtos, 1)
+            else:
+                _setsockopt(sock, socket.IPPROTO_IPV6, PLATFORM.ipv6_recvhoplimit, 1)
+                _setsockopt(sock, socket.IPPROTO_IPV6, PLATFORM.ipv6_recvtclass, 1)
     except OSError as exc:
         raise join_error_from_oserror(exc, operation="enable per-datagram metadata") from exc
 

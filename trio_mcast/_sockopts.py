@@ -121,6 +121,14 @@ class PlatformOptions:
         group_req_align: The alignment of the ``sockaddr_storage`` members of
             ``group_req`` and ``group_source_req``: the padding after the
             4-byte interface index is ``group_req_align - 4`` bytes.
+        ip_recvttl: ``IP_RECVTTL``: report each datagram's TTL.
+        ip_ttl: ``IP_TTL``, the cmsg type the TTL arrives as (an int).
+        ip_recvtos: ``IP_RECVTOS``: report each datagram's TOS byte.
+        ip_tos: ``IP_TOS``, the cmsg type the TOS arrives as (one byte).
+        ipv6_recvhoplimit: ``IPV6_RECVHOPLIMIT``: report the hop limit.
+        ipv6_hoplimit: ``IPV6_HOPLIMIT``, its cmsg type (an int).
+        ipv6_recvtclass: ``IPV6_RECVTCLASS``: report the traffic class.
+        ipv6_tclass: ``IPV6_TCLASS``, its cmsg type (an int).
     """
 
     name: str
@@ -149,6 +157,15 @@ class PlatformOptions:
     af_inet: int
     af_inet6: int | None
     group_req_align: int
+    # Known for Linux only; elsewhere the datagrams' fields stay None.
+    ip_recvttl: int | None = None
+    ip_ttl: int | None = None
+    ip_recvtos: int | None = None
+    ip_tos: int | None = None
+    ipv6_recvhoplimit: int | None = None
+    ipv6_hoplimit: int | None = None
+    ipv6_recvtclass: int | None = None
+    ipv6_tclass: int | None = None
 
     @property
     def group_req_size(self) -> int:
@@ -207,6 +224,14 @@ LINUX: Final = PlatformOptions(
     af_inet=_AF_INET,
     af_inet6=10,
     group_req_align=8,
+    ip_recvttl=12,
+    ip_ttl=2,
+    ip_recvtos=13,
+    ip_tos=1,
+    ipv6_recvhoplimit=51,
+    ipv6_hoplimit=52,
+    ipv6_recvtclass=66,
+    ipv6_tclass=67,
 )
 
 # xnu bsd/netinet/in.h, bsd/netinet6/in6.h (the RFC 3542 numbers, enabled by

@@ -199,6 +199,10 @@ def _describe(datagram: Datagram, header: SequenceHeader | None, metadata: bool)
         parts.append(f"if={'?' if datagram.interface is None else datagram.interface}")
         if datagram.timestamp is not None:
             parts.append(f"at={_timestamp(datagram.timestamp)}")
+        if datagram.ttl is not None:
+            parts.append(f"ttl={datagram.ttl}")
+        if datagram.traffic_class is not None:
+            parts.append(f"dscp={datagram.traffic_class >> 2} ecn={datagram.traffic_class & 3}")
     if header is not None:
         parts.append(f"seq={header.sequence} stream={header.stream_id:08x}")
     return " ".join(parts)
@@ -243,6 +247,9 @@ def format_jsonl(
         header: Its parsed sequence header: adds ``sequence``, ``stream_id``
             and ``sent_ns``, and the payload fields hold what follows it.
 
+    A datagram received with metadata adds ``ttl``, ``dscp``, ``ecn`` and
+    ``destination`` where it has them.
+
     Returns:
         ASCII-only JSON text, the same as ``json.dumps`` of the record with
         ``separators=(", ", ": ")``; it is assembled directly, which costs a
@@ -257,6 +264,13 @@ def format_jsonl(
         f' "interface": {interface}, "size": {len(datagram.payload)},'
         f' "truncated": {"true" if datagram.truncated else "false"}'
     )
+    if datagram.ttl is not None:
+        text += f', "ttl": {int(datagram.ttl)}'
+    if datagram.traffic_class is not None:
+        tclass = int(datagram.traffic_class)
+        text += f', "dscp": {tclass >> 2}, "ecn": {tclass & 3}'
+    if datagram.destination is not None:
+        text += f', "destination": {_json_string(datagram.destination)}'
     if header is not None:
         text += (
             f', "sequence": {header.sequence}, "stream_id": {header.stream_id},'
