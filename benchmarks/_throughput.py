@@ -18,6 +18,7 @@ import contextlib
 import math
 import socket
 import struct
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeAlias
@@ -166,7 +167,9 @@ def run_raw_recvfrom_datagram(case: DrainCase) -> Sample:
         try:
             for _ in range(expected):
                 data, source = recvfrom(RECV_BUFSIZE)
-                datagram = new(Datagram, (data, source, group, None, None, False))
+                datagram = new(
+                    Datagram, (data, source, group, None, None, False, None, None, None)
+                )
                 total += len(datagram.payload)
                 received += 1
         except BlockingIOError:
@@ -213,19 +216,29 @@ def run_raw_recvmsg(case: DrainCase) -> Sample:
 # Linux (asm-generic/socket.h): SO_TIMESTAMPNS, and the cmsg type it arrives as.
 _SO_TIMESTAMPNS: Final = 35
 _TIMESPEC: Final = struct.Struct("@qq")
-_METADATA_SPACE: Final = PKTINFO_SPACE + socket.CMSG_SPACE(_TIMESPEC.size)
+_METADATA_SPACE: Final = (
+    PKTINFO_SPACE + socket.CMSG_SPACE(_TIMESPEC.size) + 2 * socket.CMSG_SPACE(8)
+)
+# Linux's IP_RECVTTL / IP_TTL and IP_RECVTOS / IP_TOS (the option, then its cmsg type).
+_IP_RECVTTL: Final = 12
+_IP_TTL: Final = 2
+_IP_RECVTOS: Final = 13
+_IP_TOS: Final = 1
 
 
 def run_raw_recvmsg_metadata(case: DrainCase) -> Sample:
     """The reference for ``metadata=True``: ``recvmsg`` reading the same ancillary data.
 
-    Packet info (the interface, and the destination mapped to its group) and
-    the kernel's receive timestamp, as the receiver's metadata mode reads them.
+    Packet info (the interface, and the destination mapped to its group and
+    as text), the kernel's receive timestamp, and the TTL and TOS, as the
+    receiver's metadata mode reads them.
     """
     with open_raw_receiver(
         case.groups, case.port, pktinfo=True, receive_buffer=case.receive_buffer
     ) as sock:
         sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        sock.setsockopt(socket.IPPROTO_IP, _IP_RECVTTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, _IP_RECVTOS, 1)
         drops, expected = _fill(case, _drops_of(sock))
         names = {socket.inet_aton(group): group for group in case.groups}
         lookup = names.get
@@ -234,8 +247,11 @@ def run_raw_recvmsg_metadata(case: DrainCase) -> Sample:
         level_ip = socket.IPPROTO_IP
         level_socket = socket.SOL_SOCKET
         recvmsg = sock.recvmsg
+        to_text = socket.inet_ntop
+        from_native = int.from_bytes
+        native = sys.byteorder
         received = total = 0
-        source = group = interface = stamp = None
+        source = group = interface = stamp = ttl = tos = address = None
         clock = Stopwatch()
         try:
             for _ in range(expected):
@@ -244,15 +260,20 @@ def run_raw_recvmsg_metadata(case: DrainCase) -> Sample:
                     if kind == IP_PKTINFO and level == level_ip:
                         interface, destination = unpack(cdata)
                         group = lookup(destination)
+                        address = to_text(socket.AF_INET, destination)
                     elif kind == _SO_TIMESTAMPNS and level == level_socket:
                         seconds, nanoseconds = unpack_stamp(cdata)
                         stamp = seconds + nanoseconds * 1e-9
+                    elif kind == _IP_TTL and level == level_ip:
+                        ttl = from_native(cdata, native)
+                    elif kind == _IP_TOS and level == level_ip:
+                        tos = cdata[0]
                 total += len(data)
                 received += 1
         except BlockingIOError:
             pass
         clock.stop()
-    del source, group, interface, stamp
+    del source, group, interface, stamp, ttl, tos, address
     return _sample(case, clock, received, drops)
 
 
