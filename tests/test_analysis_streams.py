@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from trio_mcast._analysis._iperf2 import Iperf2Analyzer
 from trio_mcast._analysis._payloads import PAYLOADS, PayloadMaker
-from trio_mcast._analysis._streams import MODES, StreamAnalysis, recognise
+from trio_mcast._analysis._rtp import RtpAnalyzer
+from trio_mcast._analysis._streams import (
+    ANALYZERS,
+    KINDS,
+    MODES,
+    RECOGNITION_ORDER,
+    StreamAnalysis,
+    recognise,
+)
+
+if TYPE_CHECKING:
+    from trio_mcast._analysis._records import Gap
 
 pytestmark = pytest.mark.no_network
 
@@ -110,7 +122,9 @@ def test_streams_and_sender_kinds_are_bounded() -> None:
         analysis.observe(maker.make(0, b"", 0), ("10.0.0.9", port), NOW_NS)
     assert len(analysis.summaries()) == 4
     assert len(analysis._kinds) == 4
-    assert analysis.rtp.tracker.totals().received == 50
+    rtp = analysis.analyzer("rtp")
+    assert isinstance(rtp, RtpAnalyzer)
+    assert rtp.rtp.tracker.totals().received == 50
 
 
 def test_the_iperf2_maker_ends_with_the_final_datagram_its_server_expects() -> None:
@@ -123,7 +137,9 @@ def test_the_iperf2_maker_ends_with_the_final_datagram_its_server_expects() -> N
     analysis.observe(final, SOURCE, NOW_NS)
     (summary,) = analysis.summaries()
     assert (summary.received, summary.lost) == (4, 0)
-    assert analysis.iperf2.finished == 1
+    iperf2 = analysis.analyzer("iperf2")
+    assert isinstance(iperf2, Iperf2Analyzer)
+    assert iperf2.iperf2.finished == 1
     assert PayloadMaker("rtp", start_ns=0).final(3, b"", 0) is None
 
 
@@ -135,3 +151,18 @@ def test_rtp_timestamps_follow_the_clock_and_sequence_numbers_wrap() -> None:
         70_000 % 65536
     )
     assert (int.from_bytes(later[4:8], "big") - int.from_bytes(first[4:8], "big")) % 2**32 == 4000
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_format_is_one_analyzer_behind_the_common_interface(kind: str) -> None:
+    analyzer = ANALYZERS[kind](16, None)  # type: ignore[index]  # one of KINDS
+    gaps: list[Gap] = []
+    assert analyzer.observe(b"\x00\x01", SOURCE, NOW_NS, gaps) is False
+    assert (analyzer.summaries(), analyzer.lost, gaps) == ([], 0, [])
+    maker = PayloadMaker(kind, start_ns=NOW_NS, pid=0x100)  # type: ignore[arg-type]  # a kind
+    datagram = maker.make(0, b"x" * 20, NOW_NS)
+    assert analyzer.recognises(datagram, NOW_NS)
+    assert analyzer.observe(datagram, SOURCE, NOW_NS, gaps) is True
+    (summary,) = analyzer.summaries()
+    assert summary.kind == kind
+    assert set(RECOGNITION_ORDER) == set(ANALYZERS) == set(KINDS)

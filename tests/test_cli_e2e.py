@@ -178,6 +178,41 @@ async def test_recv_sequence_reports_a_deliberate_gap(
     )
 
 
+@pytest.mark.parametrize(
+    ("payload", "extra", "missing"),
+    [("rtp", ["--size", "300"], 1), ("mpegts", ["--pid", "100"], 7)],
+)
+async def test_send_payload_gaps_are_found_exactly_by_recv_analyze(
+    multicast_lan: testing.LanFactory, payload: str, extra: list[str], missing: int
+) -> None:
+    sender_host, receiver = multicast_lan(2).hosts
+    port = 40211
+    # 50 numbered, every fifth left out: 40 sent. The last one left out (49)
+    # comes after the last datagram, where nothing can tell it from the end.
+    recv_argv = cli_argv(
+        "recv", GROUP, "-p", str(port), "-i", "eth0", "--analyze", "auto", "-f", "jsonl",
+        "--count", "40",
+    )  # fmt: skip
+    send_argv = cli_argv(
+        "send", GROUP, "-p", str(port), "-i", "eth0", "--payload", payload, *extra,
+        "--count", "50", "--rate", "500", "--skip-every", "5",
+    )  # fmt: skip
+    with trio.fail_after(TIMEOUT):
+        async with running_cli(receiver.command(recv_argv), env=ENV) as recv:
+            await recv.stderr.wait_for(LISTENING)
+            sent = await trio.run_process(sender_host.command(send_argv), capture_stderr=True)
+            code, out, err = await recv.finish()
+    assert code == 0, err
+    assert b"sent 40 datagrams" in sent.stderr
+    records = [json.loads(line) for line in out]
+    gaps = [record for record in records if record.get("type") == "gap"]
+    assert len(records) - len(gaps) == 40
+    assert [gap["missing"] for gap in gaps] == [missing] * 9
+    (row,) = [line.split() for line in err if f" {payload} " in line and "stream" not in line]
+    lost = int(row[row.index(payload) + 2])
+    assert lost == 9 * missing
+
+
 async def test_send_sequence_from_stdin_to_recv_sequence() -> None:
     port = "40205"
     recv_argv = cli_argv("recv", GROUP, "-p", port, "-i", "lo", "--sequence", "-c", "3")

@@ -26,10 +26,12 @@ import struct
 from typing import Final, NamedTuple
 
 from .._sequence import DEFAULT_MAX_STREAMS, SequenceHeader, SequenceTracker
+from ._records import Gap, StreamSummary, endpoint, sequence_row
 
 __all__ = [
     "HEADER_SEQNO64B",
     "HEADER_SIZE",
+    "Iperf2Analyzer",
     "Iperf2Header",
     "Iperf2Tracker",
     "pack_iperf2",
@@ -181,3 +183,46 @@ class Iperf2Tracker:
             SequenceHeader(header.sequence, header.sent_ns, 0), source, arrival_ns
         )
         return header
+
+
+class Iperf2Analyzer:
+    """:class:`Iperf2Tracker` as an analyzer of ``recv --analyze``.
+
+    See :class:`~._records.Analyzer`.
+
+    Args:
+        max_streams: The most streams tracked at once.
+    """
+
+    __slots__ = ("iperf2",)
+
+    def __init__(self, *, max_streams: int = DEFAULT_MAX_STREAMS) -> None:
+        self.iperf2 = Iperf2Tracker(max_streams=max_streams)
+
+    def recognises(self, payload: bytes, arrival_ns: int) -> bool:
+        """Whether ``payload`` has an iperf2 header sent within a day of ``arrival_ns``."""
+        return parse_iperf2(payload, arrival_ns=arrival_ns) is not None
+
+    def observe(
+        self, payload: bytes, source: tuple[str, int], arrival_ns: int, gaps: list[Gap]
+    ) -> bool:
+        """Count one datagram, and the gap it shows, if any."""
+        tracker = self.iperf2.tracker
+        lost = tracker.lost
+        header = self.iperf2.observe(payload, source, arrival_ns)
+        if header is None:
+            return False
+        missing = tracker.lost - lost
+        if missing > 0:
+            expected = header.sequence - missing
+            gaps.append(Gap(f"{endpoint(source)} iperf2", expected, header.sequence, missing))
+        return True
+
+    @property
+    def lost(self) -> int:
+        """Missing datagrams over every stream."""
+        return self.iperf2.tracker.lost
+
+    def summaries(self) -> list[StreamSummary]:
+        """One record per stream."""
+        return [sequence_row(report, "iperf2") for report in self.iperf2.tracker.reports()]

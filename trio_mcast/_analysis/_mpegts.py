@@ -23,13 +23,19 @@ usually seven (1316 bytes), either directly or as the payload of RTP
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Final, NamedTuple
+
+from .._sequence import DEFAULT_MAX_STREAMS
+from ._records import Gap, StreamSummary, endpoint
+from ._rtp import parse_rtp
 
 __all__ = [
     "NULL_PID",
     "PACKET_SIZE",
     "SYNC_BYTE",
     "ContinuityGap",
+    "MpegTsAnalyzer",
     "PidCounts",
     "TransportStream",
     "is_transport_stream",
@@ -273,3 +279,92 @@ class TransportStream:
     def missing(self) -> int:
         """Packets skipped, by the counters, over every PID."""
         return sum(state.missing for state in self._pids.values())
+
+
+def _transport_packets(payload: bytes) -> tuple[bytes | memoryview, int | None] | None:
+    """The transport packets a datagram carries, raw or in RTP, and the RTP SSRC."""
+    header = parse_rtp(payload)
+    if header is None:
+        return (payload, None) if payload[:1] == b"\x47" else None
+    body = memoryview(payload)[header.payload_offset : header.payload_end]
+    return (body, header.ssrc) if len(body) and body[0] == SYNC_BYTE else None
+
+
+class MpegTsAnalyzer:
+    """Transport streams by sender (and SSRC, in RTP); see :class:`~._records.Analyzer`.
+
+    Args:
+        max_streams: The most streams tracked at once; the least recently seen
+            make room.
+    """
+
+    __slots__ = ("_evicted_missing", "_max", "evicted", "streams")
+
+    def __init__(self, *, max_streams: int = DEFAULT_MAX_STREAMS) -> None:
+        self._max = max_streams
+        #: The streams, by sender and SSRC (``None`` when raw).
+        self.streams: OrderedDict[tuple[tuple[str, int], int | None], TransportStream] = (
+            OrderedDict()
+        )
+        #: Streams evicted to make room.
+        self.evicted = 0
+        self._evicted_missing = 0
+
+    def recognises(self, payload: bytes, arrival_ns: int) -> bool:
+        """Whether ``payload`` is whole transport packets, raw or as an RTP payload."""
+        found = _transport_packets(payload)
+        return found is not None and is_transport_stream(found[0])
+
+    def observe(
+        self, payload: bytes, source: tuple[str, int], arrival_ns: int, gaps: list[Gap]
+    ) -> bool:
+        """Read one datagram's packets, and the continuity errors they show."""
+        found = _transport_packets(payload)
+        if found is None:
+            return False
+        data, ssrc = found
+        key = (source, ssrc)
+        stream = self.streams.get(key)
+        if stream is None:
+            if len(self.streams) >= self._max:
+                _, evicted = self.streams.popitem(last=False)
+                self.evicted += 1
+                self._evicted_missing += evicted.missing
+            self.streams[key] = stream = TransportStream()
+        else:
+            self.streams.move_to_end(key)
+        for gap in stream.observe(data, arrival_ns):
+            label = f"{endpoint(source)} mpegts pid {gap.pid:#06x}"
+            gaps.append(Gap(label, gap.expected, gap.received, gap.missing))
+        return True
+
+    @property
+    def lost(self) -> int:
+        """Packets skipped, by the continuity counters, over every stream."""
+        return self._evicted_missing + sum(stream.missing for stream in self.streams.values())
+
+    def summaries(self) -> list[StreamSummary]:
+        """One record per stream: packets, continuity, sync errors, PCR."""
+        rows = []
+        for (source, ssrc), stream in self.streams.items():
+            name = endpoint(source) + ("" if ssrc is None else f" ssrc {ssrc:08x}")
+            notes = (
+                f"{len(stream.pids())} pids, continuity errors {stream.continuity_errors},"
+                f" sync errors {stream.sync_errors}"
+            )
+            if stream.pcr_pid is not None:
+                notes += f", pcr pid {stream.pcr_pid:#06x} max {stream.pcr_max_ms:.3f} ms"
+            rows.append(
+                StreamSummary(
+                    name,
+                    "mpegts",
+                    stream.packets,
+                    stream.missing,
+                    sum(counts.duplicates for counts in stream.pids()),
+                    0,
+                    stream.pcr_jitter_ms if stream.pcr_pid is not None else None,
+                    None,
+                    notes,
+                )
+            )
+        return rows

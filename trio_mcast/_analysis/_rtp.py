@@ -32,11 +32,13 @@ from collections import OrderedDict
 from typing import Final, NamedTuple
 
 from .._sequence import DEFAULT_MAX_STREAMS, SequenceHeader, SequenceTracker, StreamKey
+from ._records import Gap, StreamSummary, endpoint, sequence_row
 
 __all__ = [
     "DEFAULT_CLOCK_RATE",
     "DEFAULT_LATE_MS",
     "STATIC_CLOCK_RATES",
+    "RtpAnalyzer",
     "RtpHeader",
     "RtpStreamState",
     "RtpTracker",
@@ -341,3 +343,59 @@ class RtpTracker:
             )
             for key, state in self._states.items()
         }
+
+
+class RtpAnalyzer:
+    """:class:`RtpTracker` as an analyzer of ``recv --analyze``; see :class:`~._records.Analyzer`.
+
+    Args:
+        clock_rate: The timestamp clock, in Hz; ``None`` takes the payload type's.
+        max_streams: The most streams tracked at once.
+    """
+
+    __slots__ = ("rtp",)
+
+    def __init__(
+        self, clock_rate: int | None = None, *, max_streams: int = DEFAULT_MAX_STREAMS
+    ) -> None:
+        self.rtp = RtpTracker(clock_rate, max_streams=max_streams)
+
+    def recognises(self, payload: bytes, arrival_ns: int) -> bool:
+        """Whether ``payload`` is a valid RTP packet."""
+        return parse_rtp(payload) is not None
+
+    def observe(
+        self, payload: bytes, source: tuple[str, int], arrival_ns: int, gaps: list[Gap]
+    ) -> bool:
+        """Count one datagram, and the gap it shows, if any."""
+        tracker = self.rtp.tracker
+        lost = tracker.lost
+        header = self.rtp.observe(payload, source, arrival_ns)
+        if header is None:
+            return False
+        missing = tracker.lost - lost
+        if missing > 0:
+            label = f"{endpoint(source)} rtp ssrc {header.ssrc:08x} pt {header.payload_type}"
+            expected = (header.sequence - missing) & 0xFFFF
+            gaps.append(Gap(label, expected, header.sequence, missing))
+        return True
+
+    @property
+    def lost(self) -> int:
+        """Missing datagrams over every stream."""
+        return self.rtp.tracker.lost
+
+    def summaries(self) -> list[StreamSummary]:
+        """One record per stream: its counters, jitter and late datagrams."""
+        states = self.rtp.states()
+        rows = []
+        for report in self.rtp.tracker.reports():
+            row = sequence_row(report, "rtp")
+            state = states.get(StreamKey(report.source, report.stream_id))
+            if state is not None:
+                name = f"{endpoint(report.source)} ssrc {state.ssrc:08x} pt {state.payload_type}"
+                row = row._replace(
+                    stream=name, jitter_ms=state.jitter_ms, notes=f"late {state.late}"
+                )
+            rows.append(row)
+        return rows

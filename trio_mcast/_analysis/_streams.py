@@ -7,12 +7,13 @@ for the caller to report. With ``auto``, a sender's kind is recognised
 from its first datagram that any analyzer recognises, and kept for that
 sender; datagrams that none recognises are counted, not analyzed.
 
-Recognising, in this order: the ``TMSQ`` magic; RTP (version 2, a valid
-header), carrying MPEG-TS when its payload is whole 188-byte packets;
-whole 188-byte packets that each start 0x47; an iperf2 header whose send
-time is within a day of the arrival. The kinds' first bytes keep them
-apart: RTP's version bits are ``10``, and ``T``, 0x47 and iperf2's small
-sequence numbers all have others.
+Each format is one module with one :class:`~._records.Analyzer`, listed
+once in :data:`ANALYZERS`. Recognising asks them in
+:data:`RECOGNITION_ORDER`: the ``TMSQ`` magic; whole 188-byte packets that
+each start 0x47, raw or as an RTP payload; RTP (version 2, a valid
+header); an iperf2 header whose send time is within a day of the arrival.
+The kinds' first bytes keep them apart: RTP's version bits are ``10``, and
+``T``, 0x47 and iperf2's small sequence numbers all have others.
 
 Every analyzer keeps at most ``max_streams`` streams (the least recently
 seen make room), and so does the record of which sender is of which kind,
@@ -22,107 +23,51 @@ so memory is bounded whatever arrives.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Final, Literal, NamedTuple
+from typing import TYPE_CHECKING, Final, Literal
 
-from .._sequence import (
-    DEFAULT_MAX_STREAMS,
-    SequenceHeader,
-    SequenceTracker,
-    StreamKey,
-    StreamReport,
-    parse_header,
-)
-from ._iperf2 import Iperf2Tracker, parse_iperf2
-from ._mpegts import TransportStream, is_transport_stream
-from ._rtp import RtpTracker, parse_rtp
+from .._sequence import DEFAULT_MAX_STREAMS
+from ._iperf2 import Iperf2Analyzer
+from ._mpegts import MpegTsAnalyzer
+from ._records import Gap, StreamSummary
+from ._rtp import RtpAnalyzer
+from ._tmsq import TmsqAnalyzer
 
-__all__ = ["KINDS", "MODES", "Gap", "Kind", "Mode", "StreamAnalysis", "StreamSummary"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._sequence import SequenceTracker
+    from ._records import Analyzer
+
+__all__ = [
+    "KINDS",
+    "MODES",
+    "RECOGNITION_ORDER",
+    "Gap",
+    "Kind",
+    "Mode",
+    "StreamAnalysis",
+    "StreamSummary",
+    "recognise",
+]
 
 Kind = Literal["tmsq", "rtp", "mpegts", "iperf2"]
 Mode = Literal["auto", "tmsq", "rtp", "mpegts", "iperf2"]
 KINDS: Final[tuple[Kind, ...]] = ("tmsq", "rtp", "mpegts", "iperf2")
 MODES: Final[tuple[Mode, ...]] = ("auto", *KINDS)
+
+
 #: The most gaps kept between two reads of :meth:`StreamAnalysis.take_gaps`.
 MAX_PENDING_GAPS: Final = 4096
-
-
-class Gap(NamedTuple):
-    """Datagrams (or MPEG-TS packets) that did not come, seen when a later one did.
-
-    Attributes:
-        stream: The stream, as :class:`StreamSummary` names it.
-        expected: The sequence number (or continuity counter) that should have come.
-        received: The one that came.
-        missing: How many are missing between them.
-    """
-
-    stream: str
-    expected: int
-    received: int
-    missing: int
-
-
-class StreamSummary(NamedTuple):
-    """One stream's line in the summary.
-
-    Attributes:
-        stream: Its name: the sender, and what else identifies the stream
-            (a ``tmsq`` stream id; RTP's SSRC and payload type).
-        kind: ``tmsq``, ``rtp``, ``mpegts`` or ``iperf2``.
-        received: Datagrams received (MPEG-TS: transport packets).
-        lost: Missing ones, by the sequence numbers or continuity counters.
-        duplicated: Duplicates.
-        reordered: New ones that arrived after a later one.
-        jitter_ms: Interarrival jitter (RTP), or PCR jitter (MPEG-TS); else ``None``.
-        latency_ms: Mean one-way latency (TMSQ, iperf2); else ``None``.
-        notes: What else the kind tells, such as late datagrams or continuity errors.
-    """
-
-    stream: str
-    kind: str
-    received: int
-    lost: int
-    duplicated: int
-    reordered: int
-    jitter_ms: float | None
-    latency_ms: float | None
-    notes: str
-
-    @property
-    def loss_percent(self) -> float:
-        """Lost, as a share of what was sent (received, less duplicates, plus lost)."""
-        sent = self.received - self.duplicated + self.lost
-        return 100.0 * self.lost / sent if sent > 0 else 0.0
-
-
-def endpoint(source: tuple[str, int]) -> str:
-    """``address:port``, with an IPv6 address in brackets."""
-    address, port = source[0], source[1]
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
-class _TransportStreams:
-    """MPEG-TS streams by sender (and SSRC, over RTP), the least recently seen evicted."""
-
-    __slots__ = ("_max", "evicted", "streams")
-
-    def __init__(self, max_streams: int) -> None:
-        self._max = max_streams
-        self.streams: OrderedDict[tuple[tuple[str, int], int | None], TransportStream] = (
-            OrderedDict()
-        )
-        self.evicted = 0
-
-    def get(self, key: tuple[tuple[str, int], int | None]) -> TransportStream:
-        stream = self.streams.get(key)
-        if stream is None:
-            if len(self.streams) >= self._max:
-                self.streams.popitem(last=False)
-                self.evicted += 1
-            self.streams[key] = stream = TransportStream()
-        else:
-            self.streams.move_to_end(key)
-        return stream
+#: Each format's analyzer, made from ``(max_streams, rtp_clock)``. A new format
+#: is a module with an Analyzer, and a line here.
+ANALYZERS: Final[dict[Kind, Callable[[int, int | None], Analyzer]]] = {
+    "tmsq": lambda max_streams, _: TmsqAnalyzer(max_streams=max_streams),
+    "rtp": lambda max_streams, clock: RtpAnalyzer(clock, max_streams=max_streams),
+    "mpegts": lambda max_streams, _: MpegTsAnalyzer(max_streams=max_streams),
+    "iperf2": lambda max_streams, _: Iperf2Analyzer(max_streams=max_streams),
+}
+#: MPEG-TS before RTP: RTP may carry transport packets.
+RECOGNITION_ORDER: Final[tuple[Kind, ...]] = ("tmsq", "mpegts", "rtp", "iperf2")
 
 
 class StreamAnalysis:
@@ -145,16 +90,13 @@ class StreamAnalysis:
     """
 
     __slots__ = (
+        "_analyzers",
         "_gaps",
         "_kinds",
         "_max_streams",
         "_mode",
-        "_tmsq",
         "analyzed",
         "dropped_gaps",
-        "iperf2",
-        "mpegts",
-        "rtp",
         "unanalyzed",
     )
 
@@ -169,10 +111,9 @@ class StreamAnalysis:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self._mode = mode
         self._max_streams = max_streams
-        self._tmsq = SequenceTracker(max_streams=max_streams)
-        self.rtp = RtpTracker(rtp_clock, max_streams=max_streams)
-        self.mpegts = _TransportStreams(max_streams)
-        self.iperf2 = Iperf2Tracker(max_streams=max_streams)
+        self._analyzers: dict[Kind, Analyzer] = {
+            kind: make(max_streams, rtp_clock) for kind, make in ANALYZERS.items()
+        }
         self._kinds: OrderedDict[tuple[str, int], Kind] = OrderedDict()
         self._gaps: list[Gap] = []
         #: Datagrams an analyzer read.
@@ -187,24 +128,30 @@ class StreamAnalysis:
         """``auto``, or the one kind every datagram is read as."""
         return self._mode
 
+    def analyzer(self, kind: Kind) -> Analyzer:
+        """The analyzer of one kind.
+
+        Args:
+            kind: ``tmsq``, ``rtp``, ``mpegts`` or ``iperf2``.
+
+        Returns:
+            It.
+        """
+        return self._analyzers[kind]
+
     @property
     def tmsq(self) -> SequenceTracker:
         """The counters of the ``TMSQ`` streams (``recv --sequence``)."""
-        return self._tmsq
+        analyzer = self._analyzers["tmsq"]
+        assert isinstance(analyzer, TmsqAnalyzer)
+        return analyzer.tracker
 
     @property
     def lost(self) -> int:
         """Missing datagrams (MPEG-TS: packets) over every stream, for the rate line."""
-        return (
-            self._tmsq.lost
-            + self.rtp.tracker.lost
-            + self.iperf2.tracker.lost
-            + sum(stream.missing for stream in self.mpegts.streams.values())
-        )
+        return sum(analyzer.lost for analyzer in self._analyzers.values())
 
-    def observe(
-        self, payload: bytes, source: tuple[str, int], arrival_ns: int
-    ) -> SequenceHeader | None:
+    def observe(self, payload: bytes, source: tuple[str, int], arrival_ns: int) -> bool:
         """Analyze one datagram.
 
         Args:
@@ -213,30 +160,18 @@ class StreamAnalysis:
             arrival_ns: When it arrived, in nanoseconds since the Unix epoch.
 
         Returns:
-            Its ``TMSQ`` header, when it has one (to show it), else ``None``.
+            Whether an analyzer read it.
         """
         kind = self._kind(payload, source, arrival_ns)
-        if kind is None:
+        gaps = self._gaps
+        if kind is None or not self._analyzers[kind].observe(payload, source, arrival_ns, gaps):
             self.unanalyzed += 1
-            return None
-        if kind == "tmsq":
-            header = parse_header(payload)
-            if header is None:
-                self.unanalyzed += 1
-                return None
-            self.analyzed += 1
-            skipped = self._tmsq.observe_header(header, source, arrival_ns)
-            if skipped >= 0:
-                label = f"{endpoint(source)} tmsq {header.stream_id:08x}"
-                self._gap(Gap(label, skipped, header.sequence, header.sequence - skipped))
-            return header
-        if kind == "rtp":
-            self._observe_rtp(payload, source, arrival_ns)
-        elif kind == "mpegts":
-            self._observe_mpegts(payload, source, arrival_ns)
-        else:
-            self._observe_iperf2(payload, source, arrival_ns)
-        return None
+            return False
+        self.analyzed += 1
+        if len(gaps) > MAX_PENDING_GAPS:
+            self.dropped_gaps += len(gaps) - MAX_PENDING_GAPS
+            del gaps[MAX_PENDING_GAPS:]
+        return True
 
     def _kind(self, payload: bytes, source: tuple[str, int], arrival_ns: int) -> Kind | None:
         if self._mode != "auto":
@@ -246,70 +181,27 @@ class StreamAnalysis:
         if kind is not None:
             kinds.move_to_end(source)
             return kind
-        kind = recognise(payload, arrival_ns)
+        kind = self.recognise(payload, arrival_ns)
         if kind is not None:
             if len(kinds) >= self._max_streams:
                 kinds.popitem(last=False)
             kinds[source] = kind
         return kind
 
-    def _gap(self, gap: Gap) -> None:
-        if len(self._gaps) < MAX_PENDING_GAPS:
-            self._gaps.append(gap)
-        else:
-            self.dropped_gaps += 1
+    def recognise(self, payload: bytes, arrival_ns: int) -> Kind | None:
+        """The kind a datagram belongs to, asking the analyzers in :data:`RECOGNITION_ORDER`.
 
-    def _observe_rtp(self, payload: bytes, source: tuple[str, int], arrival_ns: int) -> None:
-        tracker = self.rtp.tracker
-        lost = tracker.lost
-        header = self.rtp.observe(payload, source, arrival_ns)
-        if header is None:
-            self.unanalyzed += 1
-            return
-        self.analyzed += 1
-        missing = tracker.lost - lost
-        if missing > 0:
-            label = _rtp_name(source, header.ssrc, header.payload_type)
-            expected = (header.sequence - missing) & 0xFFFF
-            self._gap(Gap(label, expected, header.sequence, missing))
+        Args:
+            payload: The UDP payload.
+            arrival_ns: When it arrived, in nanoseconds since the Unix epoch.
 
-    def _observe_mpegts(self, payload: bytes, source: tuple[str, int], arrival_ns: int) -> None:
-        header = parse_rtp(payload)
-        data: bytes | memoryview = payload
-        ssrc = None
-        if header is not None:
-            data = memoryview(payload)[header.payload_offset : header.payload_end]
-            ssrc = header.ssrc
-        if not len(data) or data[0] != 0x47:
-            self.unanalyzed += 1
-            return
-        self.analyzed += 1
-        for gap in self.mpegts.get((source, ssrc)).observe(data, arrival_ns):
-            label = f"{endpoint(source)} mpegts pid {gap.pid:#06x}"
-            self._gap(Gap(label, gap.expected, gap.received, gap.missing))
-
-    def _observe_iperf2(self, payload: bytes, source: tuple[str, int], arrival_ns: int) -> None:
-        iperf2 = self.iperf2
-        header = parse_iperf2(payload)
-        if header is None:
-            self.unanalyzed += 1
-            iperf2.not_iperf2 += 1
-            return
-        self.analyzed += 1
-        if header.final:
-            iperf2.finished += 1
-        skipped = iperf2.tracker.observe_header(
-            SequenceHeader(header.sequence, header.sent_ns, 0), source, arrival_ns
-        )
-        if skipped >= 0:
-            self._gap(
-                Gap(
-                    f"{endpoint(source)} iperf2",
-                    skipped,
-                    header.sequence,
-                    header.sequence - skipped,
-                )
-            )
+        Returns:
+            The first kind that recognises it, or ``None``.
+        """
+        for kind in RECOGNITION_ORDER:
+            if self._analyzers[kind].recognises(payload, arrival_ns):
+                return kind
+        return None
 
     def take_gaps(self) -> list[Gap]:
         """The gaps found since the last call, oldest first.
@@ -326,64 +218,7 @@ class StreamAnalysis:
         Returns:
             One record per stream.
         """
-        rows = [_sequence_row(report, "tmsq") for report in self._tmsq.reports()]
-        states = self.rtp.states()
-        for report in self.rtp.tracker.reports():
-            state = states.get(StreamKey(report.source, report.stream_id))
-            row = _sequence_row(report, "rtp")
-            if state is not None:
-                name = f"{endpoint(report.source)} ssrc {state.ssrc:08x} pt {state.payload_type}"
-                row = row._replace(
-                    stream=name,
-                    jitter_ms=state.jitter_ms,
-                    notes=f"late {state.late}",
-                )
-            rows.append(row)
-        for (source, ssrc), stream in self.mpegts.streams.items():
-            name = endpoint(source) + ("" if ssrc is None else f" ssrc {ssrc:08x}")
-            notes = (
-                f"{len(stream.pids())} pids, continuity errors {stream.continuity_errors},"
-                f" sync errors {stream.sync_errors}"
-            )
-            if stream.pcr_pid is not None:
-                notes += f", pcr pid {stream.pcr_pid:#06x} max {stream.pcr_max_ms:.3f} ms"
-            rows.append(
-                StreamSummary(
-                    name,
-                    "mpegts",
-                    stream.packets,
-                    stream.missing,
-                    sum(counts.duplicates for counts in stream.pids()),
-                    0,
-                    stream.pcr_jitter_ms if stream.pcr_pid is not None else None,
-                    None,
-                    notes,
-                )
-            )
-        rows.extend(_sequence_row(report, "iperf2") for report in self.iperf2.tracker.reports())
-        return rows
-
-
-def _rtp_name(source: tuple[str, int], ssrc: int, payload_type: int) -> str:
-    return f"{endpoint(source)} rtp ssrc {ssrc:08x} pt {payload_type}"
-
-
-def _sequence_row(report: StreamReport, kind: str) -> StreamSummary:
-    name = endpoint(report.source)
-    if kind == "tmsq":
-        name += f" stream {report.stream_id:08x}"
-    latency = None if report.latency is None else report.latency.average_ns / 1e6
-    return StreamSummary(
-        name,
-        kind,
-        report.received,
-        report.lost,
-        report.duplicates,
-        report.reordered,
-        None,
-        latency,
-        f"sequence {report.lowest}..{report.highest}",
-    )
+        return [row for kind in KINDS for row in self._analyzers[kind].summaries()]
 
 
 def recognise(payload: bytes, arrival_ns: int) -> Kind | None:
@@ -397,14 +232,7 @@ def recognise(payload: bytes, arrival_ns: int) -> Kind | None:
     Returns:
         ``tmsq``, ``rtp``, ``mpegts``, ``iperf2`` or ``None``.
     """
-    if parse_header(payload) is not None:
-        return "tmsq"
-    header = parse_rtp(payload)
-    if header is not None:
-        body = memoryview(payload)[header.payload_offset : header.payload_end]
-        return "mpegts" if is_transport_stream(body) else "rtp"
-    if is_transport_stream(payload):
-        return "mpegts"
-    if parse_iperf2(payload, arrival_ns=arrival_ns) is not None:
-        return "iperf2"
-    return None
+    return _RECOGNISER.recognise(payload, arrival_ns)
+
+
+_RECOGNISER: Final = StreamAnalysis(max_streams=1)

@@ -16,6 +16,7 @@ import trio
 
 from .._analysis._streams import StreamAnalysis
 from .._open_receiver import open_multicast_receiver
+from .._sequence import parse_header
 from ._analysis_output import format_gap_record
 from ._event_output import EventLines, event_record
 from ._exits import EXIT_NETWORK, EXIT_NOTHING_RECEIVED, EXIT_OK, EXIT_STREAM_STOPPED
@@ -103,6 +104,8 @@ class ReceiveSession(Session):
         output_format = options.output_format
         metadata = options.metadata
         add_sender = self.senders.add
+        # Text and jsonl show a TMSQ header's fields instead of its bytes.
+        headers = analysis is not None and writer is not None and analysis.mode in ("auto", "tmsq")
         chunks: list[bytes] = []
         for datagram in batch:
             self.bytes += len(datagram.payload)
@@ -113,7 +116,9 @@ class ReceiveSession(Session):
                 arrival_ns = (
                     received_ns if datagram.timestamp is None else round(datagram.timestamp * 1e9)
                 )
-                header = analysis.observe(datagram.payload, datagram.source, arrival_ns)
+                analysis.observe(datagram.payload, datagram.source, arrival_ns)
+                if headers:
+                    header = parse_header(datagram.payload)
             if writer is not None:
                 chunks.append(
                     format_datagram(
