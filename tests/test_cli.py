@@ -121,6 +121,78 @@ def error_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
 
 BAD_INPUT: Final = [
     pytest.param(
+        ["send", "239.1.1.1", "--payload", "mpegts", "--pid", "8192"],
+        {},
+        EXIT_USAGE,
+        r"pid must be an int in 0\.\.8191, got 8192",
+        id="pid-8192",
+    ),
+    pytest.param(
+        ["send", "239.1.1.1", "--payload", "rtp", "--skip-every", "1"],
+        {},
+        EXIT_USAGE,
+        r"skip-every must be an int in 2\.\.\d+, got 1 \(1 would leave out every datagram\)",
+        id="skip-every-1",
+    ),
+    pytest.param(
+        ["send", "239.1.1.1", "--payload", "mpegts", "--size", "1300"],
+        {},
+        EXIT_USAGE,
+        r"size must be a multiple of 188 in 188\.\.65507, got 1300"
+        r" \(--payload mpegts sends whole transport packets\)",
+        id="mpegts-size",
+    ),
+    pytest.param(
+        ["send", "239.1.1.1", "--payload", "iperf2", "--size", "10"],
+        {},
+        EXIT_USAGE,
+        r"size must be an int in 20\.\.65507, got 10 \(the datagram size: at least the 20-byte"
+        r" --payload iperf2 header, at most what one datagram of the group's family carries\)",
+        id="iperf2-size",
+    ),
+    pytest.param(
+        ["send", "239.1.1.1", "--sequence", "--payload", "rtp"],
+        {},
+        EXIT_USAGE,
+        r"--sequence is --payload tmsq: it cannot go with --payload rtp",
+        id="sequence-and-payload",
+    ),
+    pytest.param(
+        ["send", "239.1.1.1", "-m", "x", "--pid", "5"],
+        {},
+        EXIT_USAGE,
+        r"--pid sets the PID of --payload mpegts: add it",
+        id="pid-without-mpegts",
+    ),
+    pytest.param(
+        ["send", "239.1.1.1", "-m", "x", "--skip-every", "3"],
+        {},
+        EXIT_USAGE,
+        r"--skip-every leaves gaps in numbered datagrams: add --payload",
+        id="skip-without-payload",
+    ),
+    pytest.param(
+        ["send", "239.1.1.1", "--payload", "rtp", "--rtp-clock", "0"],
+        {},
+        EXIT_USAGE,
+        r"rtp-clock must be an int in 1\.\.1000000000, got 0",
+        id="rtp-clock-0",
+    ),
+    pytest.param(
+        ["recv", "239.1.1.1", "--sequence", "--analyze", "rtp"],
+        {},
+        EXIT_USAGE,
+        r"--sequence is --analyze tmsq: it cannot go with --analyze rtp",
+        id="sequence-and-analyze",
+    ),
+    pytest.param(
+        ["recv", "239.1.1.1", "--rtp-clock", "8000"],
+        {},
+        EXIT_USAGE,
+        r"--rtp-clock times RTP streams: add --analyze rtp \(or auto\)",
+        id="rtp-clock-without-analyze",
+    ),
+    pytest.param(
         ["recv", "--port", "0"],
         {},
         EXIT_USAGE,
@@ -903,3 +975,25 @@ def test_random_argv_gives_a_documented_code_and_no_traceback(
         assert len(lines) == 1, lines
         assert ERROR_LINE.match(lines[0]), lines
         assert calls == []
+
+
+def test_payload_options_are_parsed(stubbed: list[Call]) -> None:
+    argv = ["send", "239.1.1.1", "--payload", "mpegts", "--pid", "256", "--skip-every", "10"]
+    options = send_options(argv, stubbed)
+    assert (options.payload, options.pid, options.skip_every, options.size) == (
+        "mpegts",
+        256,
+        10,
+        None,
+    )
+    assert not options.sequence
+    stubbed.clear()
+    options = send_options(
+        ["send", "239.1.1.1", "--payload", "rtp", "--rtp-clock", "8000"], stubbed
+    )
+    assert (options.payload, options.rtp_clock) == ("rtp", 8000)
+    stubbed.clear()
+    recv = recv_options(
+        ["recv", "239.1.1.1", "--analyze", "auto", "--rtp-clock", "48000"], stubbed
+    )
+    assert (recv.analyze, recv.rtp_clock, recv.sequence) == ("auto", 48000, False)
