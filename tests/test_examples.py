@@ -138,6 +138,7 @@ def test_every_code_block_is_an_example_the_tests_run() -> None:
     assert readme.count("```sh") == len(FRESH_MACHINE)
 
 
+@pytest.mark.once
 @pytest.mark.parametrize("document", RUNNABLE, ids=[path.name for path in RUNNABLE])
 def test_the_examples_of_a_document_run_and_print_what_it_shows(
     document: Path, multicast_lan: testing.LanFactory, tmp_path: Path

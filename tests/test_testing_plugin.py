@@ -19,6 +19,9 @@ import pytest
 if TYPE_CHECKING:
     from pathlib import Path
 
+# A fresh virtual environment and three pytest runs: once per CI run is enough.
+pytestmark = pytest.mark.once
+
 #: Set by tox: a directory holding our wheel and those of trio, pytest and pytest-trio.
 WHEELHOUSE_VARIABLE: Final = "TRIO_MCAST_WHEELHOUSE"
 
