@@ -260,7 +260,7 @@ def run_raw_recvmsg_metadata(case: DrainCase) -> Sample:
                     if kind == IP_PKTINFO and level == level_ip:
                         interface, destination = unpack(cdata)
                         group = lookup(destination)
-                        address = to_text(socket.AF_INET, destination)
+                        address = group or to_text(socket.AF_INET, destination)
                     elif kind == _SO_TIMESTAMPNS and level == level_socket:
                         seconds, nanoseconds = unpack_stamp(cdata)
                         stamp = seconds + nanoseconds * 1e-9

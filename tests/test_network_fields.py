@@ -32,14 +32,19 @@ def _mark(sock: socket.socket, family: socket.AddressFamily, ttl: int, tos: int)
 
 @FAMILIES
 @pytest.mark.parametrize(("ttl", "tos"), [(7, 0xB8), (1, 0x01), (255, 0x00)])
+@pytest.mark.parametrize("bind_to_group", [None, False], ids=["bound", "wildcard"])
 async def test_each_datagram_says_how_it_arrived(
-    multicast_lan: testing.LanFactory, family: socket.AddressFamily, ttl: int, tos: int
+    multicast_lan: testing.LanFactory,
+    family: socket.AddressFamily,
+    ttl: int,
+    tos: int,
+    bind_to_group: bool | None,
 ) -> None:
     lan = multicast_lan(hosts=1)
     (host,) = lan.hosts
     group = GROUPS[family]
     async with trio_mcast.open_multicast_receiver(
-        group, PORT, interface=lan.bridge, metadata=True, bind_to_group=False
+        group, PORT, interface=lan.bridge, metadata=True, bind_to_group=bind_to_group
     ) as receiver:
         with host.sender(family) as out:
             _mark(out, family, ttl, tos)

@@ -250,7 +250,13 @@ def _recvmsg_drainer(
                 counters.truncated += 1
             total += len(data)
             if metadata:
-                address = None if destination is None else to_text(family, destination)
+                # Accepted datagrams went to a joined group, whose text the
+                # table holds: no inet_ntop per datagram.
+                address = (
+                    None
+                    if destination is None
+                    else lookup(destination) or to_text(family, destination)
+                )
                 append(
                     new(
                         cls,
