@@ -17,7 +17,6 @@ from trio_mcast._analysis._streams import (
     MODES,
     RECOGNITION_ORDER,
     StreamAnalysis,
-    recognise,
 )
 
 if TYPE_CHECKING:
@@ -75,12 +74,12 @@ def test_what_is_left_out_is_exactly_what_is_found_missing(
 @pytest.mark.parametrize("kind", PAYLOADS)
 def test_each_kind_is_recognised_from_its_first_datagram(kind: str) -> None:
     maker = PayloadMaker(kind, start_ns=NOW_NS)  # type: ignore[arg-type]  # a kind
-    assert recognise(maker.make(0, b"x" * 20, NOW_NS), NOW_NS) == kind
+    assert StreamAnalysis().recognise(maker.make(0, b"x" * 20, NOW_NS), NOW_NS) == kind
 
 
 @pytest.mark.parametrize("payload", [b"", b"hello", bytes(188), b"\x47" + bytes(100)])
 def test_plain_payloads_are_not_recognised(payload: bytes) -> None:
-    assert recognise(payload, NOW_NS) is None
+    assert StreamAnalysis().recognise(payload, NOW_NS) is None
 
 
 def test_rtp_carrying_transport_packets_is_mpegts() -> None:

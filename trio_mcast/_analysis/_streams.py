@@ -47,7 +47,6 @@ __all__ = [
     "Mode",
     "StreamAnalysis",
     "StreamSummary",
-    "recognise",
 ]
 
 Kind = Literal["tmsq", "rtp", "mpegts", "iperf2"]
@@ -219,20 +218,3 @@ class StreamAnalysis:
             One record per stream.
         """
         return [row for kind in KINDS for row in self._analyzers[kind].summaries()]
-
-
-def recognise(payload: bytes, arrival_ns: int) -> Kind | None:
-    """The kind of stream a datagram belongs to, or ``None`` if none is recognised.
-
-    Args:
-        payload: The UDP payload.
-        arrival_ns: When it arrived, in nanoseconds since the Unix epoch
-            (an iperf2 send time must be within a day of it).
-
-    Returns:
-        ``tmsq``, ``rtp``, ``mpegts``, ``iperf2`` or ``None``.
-    """
-    return _RECOGNISER.recognise(payload, arrival_ns)
-
-
-_RECOGNISER: Final = StreamAnalysis(max_streams=1)
