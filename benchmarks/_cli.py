@@ -315,20 +315,22 @@ def run_line_rate(settings: Settings) -> Results:
     return results
 
 
+def _delivered_cells(results: Results, case: str, contenders: Sequence[str]) -> list[str]:
+    """A case, the rate sent at, and each receiver's share with its ratio to the reader."""
+    reference = _median(results, case, "reference", "delivered")
+    cells = [case, f"{_median(results, case, 'reference', 'send_rate') / 1000:.0f}k/s"]
+    for name in contenders:
+        delivered = _median(results, case, name, "delivered")
+        ratio = _ratio(delivered, reference)
+        cells.append(
+            f"{delivered:.1%}" if name == "reference" else f"{delivered:.1%} ({ratio:.2f}x)"
+        )
+    return cells
+
+
 def line_rate_table(results: Results) -> str:
     """Share of the datagrams each receiver wrote to its sink, and the ratio to the reference."""
-    rows = []
-    for case in results:
-        reference = _median(results, case, "reference", "delivered")
-        sent = _median(results, case, "reference", "send_rate")
-        cells = [case, f"{sent / 1000:.0f}k/s"]
-        for name in _line_rate.CONTENDERS:
-            delivered = _median(results, case, name, "delivered")
-            ratio = _ratio(delivered, reference)
-            cells.append(
-                f"{delivered:.1%}" if name == "reference" else f"{delivered:.1%} ({ratio:.2f}x)"
-            )
-        rows.append(cells)
+    rows = [_delivered_cells(results, case, _line_rate.CONTENDERS) for case in results]
     headers = ["case", "sent at", *_line_rate.CONTENDERS]
     return (
         "recv at line rate: share of 1200-byte datagrams written to the sink"
@@ -353,19 +355,14 @@ def run_analyze(settings: Settings) -> Results:
 
 def analyze_table(results: Results) -> str:
     """Share delivered by each receiver, and what the analysis read and found missing."""
-    rows = []
-    for case in results:
-        reference = _median(results, case, "reference", "delivered")
-        cells = [case, f"{_median(results, case, 'reference', 'send_rate') / 1000:.0f}k/s"]
-        for name in _analyze.CONTENDERS:
-            delivered = _median(results, case, name, "delivered")
-            ratio = _ratio(delivered, reference)
-            cells.append(
-                f"{delivered:.1%}" if name == "reference" else f"{delivered:.1%} ({ratio:.2f}x)"
-            )
-        cells.append(f"{_median(results, case, 'analyze', 'analyzed'):.1%}")
-        cells.append(f"{_median(results, case, 'analyze', 'lost'):.0f}")
-        rows.append(cells)
+    rows = [
+        [
+            *_delivered_cells(results, case, _analyze.CONTENDERS),
+            f"{_median(results, case, 'analyze', 'analyzed'):.1%}",
+            f"{_median(results, case, 'analyze', 'lost'):.0f}",
+        ]
+        for case in results
+    ]
     headers = ["case", "sent at", *_analyze.CONTENDERS, "analyzed", "lost (median)"]
     return (
         f"recv --analyze auto: share of {_analyze.SIZE}-byte datagrams received"
